@@ -1,0 +1,40 @@
+# Two commands matter: `make demo` and `make test`. Each sets itself up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# Keep TensorFlow's C++ logging quiet; keep tests on 2 workers (CI has 2 cores).
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONUNBUFFERED := 1
+PYTEST_WORKERS ?= 2
+
+.PHONY: setup demo test test-tf test-jax bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test,jax]"
+	touch $(STAMP)
+
+# The flagship recipe (overfitting of the lecture's 5x100 MLP and what each
+# regularizer does about it), quick mode, embedded digits.
+demo: $(STAMP)
+	$(PY) -m kerasreg.cli run overfitting --quick
+
+test: test-tf test-jax
+
+test-tf: $(STAMP)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q -p no:cacheprovider tests
+
+# Second pass: the backend-neutral tests (conformance, numpy references) on JAX.
+test-jax: $(STAMP)
+	KERAS_BACKEND=jax $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q -p no:cacheprovider -m jax_pass tests
+
+bench: $(STAMP)
+	$(PY) -m pip install -q "torch==2.13.0"
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache runs

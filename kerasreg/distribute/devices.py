@@ -1,0 +1,43 @@
+"""Several logical devices on one CPU, to test multi-replica behaviour anywhere."""
+
+import tensorflow as tf
+
+from kerasreg._validation import check_int
+
+
+def split_cpu(n=2):
+    """Split the first physical CPU into ``n`` logical devices.
+
+    Must run before TensorFlow initializes its devices (before the first op).
+    Calling it again with the same ``n`` is a no-op.
+
+    Returns:
+        The list of logical CPU devices.
+    """
+    n = check_int("n", n, low=1)
+    cpus = tf.config.list_physical_devices("CPU")
+    current = tf.config.get_logical_device_configuration(cpus[0])
+    if current is not None and len(current) == n:
+        return tf.config.list_logical_devices("CPU")
+    try:
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(n)]
+        )
+    except RuntimeError as e:
+        have = len(tf.config.list_logical_devices("CPU"))
+        if have >= n:
+            return tf.config.list_logical_devices("CPU")
+        raise RuntimeError(
+            f"split_cpu(n={n}) must run before TensorFlow initializes its devices; "
+            f"it already has {have} logical CPU device(s). Call it first thing."
+        ) from e
+    return tf.config.list_logical_devices("CPU")
+
+
+def cpu_mirrored_strategy(n=2):
+    """A ``MirroredStrategy`` over ``n`` logical CPU devices (see ``split_cpu``)."""
+    devices = split_cpu(n)
+    if len(devices) < n:
+        raise RuntimeError(f"need {n} logical CPU devices, have {len(devices)}")
+    names = [d.name for d in devices[:n]]
+    return tf.distribute.MirroredStrategy(names)

@@ -1,0 +1,32 @@
+"""Test session set-up: 2 logical CPU devices (for MirroredStrategy) before
+TensorFlow initializes, a fixed seed per test, and the JAX pass' skips."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+BACKEND = keras.backend.backend()
+
+if BACKEND == "tensorflow":
+    from kerasreg.distribute import split_cpu
+
+    split_cpu(2)
+
+
+def pytest_collection_modifyitems(config, items):
+    if BACKEND == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason=f"TensorFlow-only; backend is {BACKEND}")
+    for item in items:
+        if "tf_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_session():
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(1337)
+    yield
