@@ -1,0 +1,74 @@
+"""The ``kerasreg`` command: list and run the lecture's recipes.
+
+    kerasreg list
+    kerasreg run NAME [--quick] [--epochs N] [--dataset NAME] [--seed S] [--out DIR]
+
+``kerasreg run NAME`` runs ``recipes/NAME.py`` exactly as
+``python recipes/NAME.py`` does (the library never imports recipes; it runs
+the file).  Recipes are found in ``$KERASREG_RECIPES``, else ``./recipes``,
+else the ``recipes/`` folder beside the installed package (a source checkout).
+"""
+
+import argparse
+import ast
+import os
+import runpy
+import sys
+
+
+def recipes_dir():
+    candidates = [
+        os.environ.get("KERASREG_RECIPES"),
+        os.path.join(os.getcwd(), "recipes"),
+        os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes"),
+    ]
+    for c in candidates:
+        if c and os.path.isdir(c):
+            return c
+    raise SystemExit(
+        "kerasreg: no recipes/ folder found. Run from a kerasreg checkout or set KERASREG_RECIPES."
+    )
+
+
+def available():
+    """``{name: first line of its docstring}`` for every recipe file."""
+    d = recipes_dir()
+    out = {}
+    for fn in sorted(os.listdir(d)):
+        if fn.endswith(".py") and not fn.startswith("_"):
+            with open(os.path.join(d, fn)) as f:
+                doc = ast.get_docstring(ast.parse(f.read())) or ""
+            out[fn[:-3]] = doc.strip().splitlines()[0] if doc.strip() else ""
+    return out
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="kerasreg", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the recipes")
+    run = sub.add_parser("run", help="run a recipe", add_help=False)
+    run.add_argument("name")
+    if not argv:
+        parser.print_help()
+        return 2
+    if argv[0] == "run" and len(argv) >= 2 and not argv[1].startswith("-"):
+        name, rest = argv[1], argv[2:]
+        recipes = available()
+        if name not in recipes:
+            raise SystemExit(f"kerasreg: unknown recipe {name!r}; known: {', '.join(recipes)}")
+        path = os.path.join(recipes_dir(), name + ".py")
+        sys.argv = [path, *rest]
+        runpy.run_path(path, run_name="__main__")
+        return 0
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for name, doc in available().items():
+            print(f"{name:<24} {doc}")
+        return 0
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

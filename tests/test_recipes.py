@@ -1,0 +1,59 @@
+"""Every recipe runs in quick mode and its claim holds (numbers from metrics.json).
+
+Each recipe runs in its own process, exactly as a user runs it
+(``python recipes/NAME.py --quick``), so recipes cannot lean on test state.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from kerasreg.cli import available
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECIPES = sorted(available())
+
+
+@pytest.mark.slow
+@pytest.mark.tf_only
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_quick(name, tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "recipes", f"{name}.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with open(tmp_path / name / "metrics.json") as f:
+        metrics = json.load(f)
+    assert metrics["checks"], f"{name} measured no claim"
+    failed = [c for c in metrics["checks"] if not c["held"]]
+    assert not failed, f"{name}: claims did not hold: {failed}"
+    report = (tmp_path / name / "report.md").read_text()
+    assert metrics["claim"] in report
+    for fn in os.listdir(tmp_path / name):
+        if fn.endswith(".png"):
+            assert os.path.getsize(tmp_path / name / fn) > 1000, fn
+
+
+def test_cli_lists_every_recipe(capsys):
+    from kerasreg.cli import main
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in RECIPES:
+        assert name in out
+
+
+def test_cli_rejects_unknown_recipe():
+    from kerasreg.cli import main
+
+    with pytest.raises(SystemExit, match="unknown recipe"):
+        main(["run", "no_such_recipe"])
