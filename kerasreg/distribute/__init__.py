@@ -2,5 +2,15 @@
 writers) where kerasreg speaks TensorFlow directly."""
 
 from kerasreg.distribute.devices import cpu_mirrored_strategy, split_cpu
+from kerasreg.distribute.replicas import cross_replica_sum, num_replicas_in_sync, replica_cond
 
-__all__ = ["cpu_mirrored_strategy", "split_cpu"]
+__all__ = [
+    "cpu_mirrored_strategy",
+    "cross_replica_sum",
+    "num_replicas_in_sync",
+    "replica_cond",
+    "split_cpu",
+]
+from kerasreg.distribute.trainer import Trainer, fit  # noqa: E402
+
+__all__ += ["Trainer", "fit"]
