@@ -3,3 +3,11 @@
 from kerasreg.optimizers.sgd import SGD
 
 __all__ = ["SGD"]
+
+from kerasreg.optimizers.adagrad import AdaGrad  # noqa: E402
+from kerasreg.optimizers.adam import Adam  # noqa: E402
+from kerasreg.optimizers.momentum import Momentum  # noqa: E402
+from kerasreg.optimizers.nesterov import Nesterov  # noqa: E402
+from kerasreg.optimizers.rmsprop import RMSProp  # noqa: E402
+
+__all__ += ["AdaGrad", "Adam", "Momentum", "Nesterov", "RMSProp"]
