@@ -4,6 +4,7 @@ from kerasreg.optimizers.sgd import SGD
 
 __all__ = ["SGD"]
 
+from kerasreg.optimizers import schedules  # noqa: E402,F401  (learning-rate schedules)
 from kerasreg.optimizers.adagrad import AdaGrad  # noqa: E402
 from kerasreg.optimizers.adam import Adam  # noqa: E402
 from kerasreg.optimizers.momentum import Momentum  # noqa: E402
