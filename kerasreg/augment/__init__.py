@@ -1,1 +1,43 @@
-"""kerasreg.augment."""
+"""kerasreg.augment: the lecture's data augmentations and label noise, in tf.data.
+
+The lecture's slide names six augmentations: ``hue``, ``crop_and_pan``,
+``elastic``, ``flip_lr``, ``flip_ud``, ``rotate``.  Each is one of Keras' own
+preprocessing layers (table in ``kerasreg.augment.names``), chained by
+``pipeline([...], seed=...)`` and applied batch-wise in ``tf.data`` on the
+training split only::
+
+    aug = kerasreg.augment.pipeline(["flip_lr", ("rotate", 0.1), "elastic"], seed=0)
+    train = aug.apply(train)
+
+or, simplest, ``kerasreg.data.load("digits", augment=[...])``.
+
+Label noise (the lecture's "injecting noise in output labels") is
+``LabelNoise(epsilon, num_classes)``: flips to a uniformly chosen other class.
+
+Label smoothing is not here: it stays with Keras' losses.  Load one-hot labels
+and smooth in the loss::
+
+    train, val, test, info = kerasreg.data.load("digits", one_hot=True)
+    model.compile(loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1), ...)
+
+which trains against ``(1 - 0.1) * one_hot + 0.1 / K``.
+
+``preview(image, path="aug.png", logdir="runs/aug")`` draws one image under
+each augmentation, like the lecture's slide.
+"""
+
+from kerasreg.augment.label_noise import LabelNoise, flip_labels
+from kerasreg.augment.names import AUGMENTATIONS, LECTURE_AUGMENTATIONS
+from kerasreg.augment.pipeline import Pipeline, pipeline
+from kerasreg.augment.preview import preview, preview_images
+
+__all__ = [
+    "AUGMENTATIONS",
+    "LECTURE_AUGMENTATIONS",
+    "LabelNoise",
+    "Pipeline",
+    "flip_labels",
+    "pipeline",
+    "preview",
+    "preview_images",
+]
