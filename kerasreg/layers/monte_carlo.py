@@ -1,0 +1,102 @@
+"""Monte Carlo dropout: the predictive mean and spread under dropout masks."""
+
+import keras
+import numpy as np
+
+from kerasreg._validation import check_int
+from kerasreg.layers import _sampling
+
+__all__ = ["monte_carlo_predict"]
+
+
+def _walk(layer):
+    yield layer
+    for sub in getattr(layer, "layers", None) or ():
+        yield from _walk(sub)
+    inner = getattr(layer, "layer", None)
+    if isinstance(inner, keras.layers.Layer):
+        yield from _walk(inner)
+
+
+def monte_carlo_predict(model, x, samples=100, batch_size=None, seed=None):
+    """Monte Carlo dropout: run ``model`` ``samples`` times with dropout on.
+
+    For ``T`` = ``samples`` forward passes with independent masks
+    ``mu^(t)`` (Gal and Ghahramani, 2016):
+
+    ```
+    mean = 1/T sum_t f(x; mu^(t))
+    std  = sqrt(1/T sum_t (f(x; mu^(t)) - mean)^2)
+    ```
+
+    (``std`` is the population standard deviation, ``ddof=0``.)
+
+    Only kerasreg's dropout-like layers -- ``kerasreg.layers.Dropout``,
+    ``DropConnect`` and ``StochasticDepth`` -- draw masks, exactly as they do
+    in training; every other layer runs in inference mode: batch
+    normalization uses (and does not update) its moving statistics, weight
+    noise and data augmentation are off.  Keras' own ``keras.layers.Dropout``
+    stays off (replace it with ``kerasreg.layers.Dropout``); a model with no
+    kerasreg dropout-like layer is an error.
+
+    With ``Dropout(scaling="test")`` the sampled passes use the training rule
+    (mask, no ``p`` factor) while the deterministic prediction uses ``p * h``;
+    with ``scaling="train"`` they use ``mask * h / p`` against ``h``.  Either
+    way ``E_mu`` of the dropped layer's output equals its deterministic test
+    output, so ``mean`` estimates the same network average; ``mean`` differs
+    from ``model.predict`` only through the non-linearities after the
+    dropout layers (which is the point of the method).
+
+    The model is called eagerly (the dropout switch is read when the layers
+    run, and eager calls never reuse a function traced without it).
+
+    Args:
+        model: a built Keras model.
+        x: inputs (array, or anything the model accepts that can be sliced
+            along the first axis).
+        samples: int >= 1, the number ``T`` of forward passes.  Defaults to
+            ``100``.
+        batch_size: optional int >= 1; ``None`` runs all of ``x`` at once.
+        seed: optional int.  With a seed, every dropout-like layer draws from
+            one ``keras.random.SeedGenerator(seed)`` and the result is
+            reproducible; without, each layer uses its own generator.
+
+    Returns:
+        ``(mean, std)``, numpy arrays of the model's output shape (float32).
+
+    Reference:
+        Gal and Ghahramani, "Dropout as a Bayesian Approximation: Representing
+        Model Uncertainty in Deep Learning", ICML 2016,
+        https://arxiv.org/abs/1506.02142.
+    """
+    samples = check_int("samples", samples, low=1)
+    batch_size = check_int("batch_size", batch_size, low=1, allow_none=True)
+    seed = check_int("seed", seed, allow_none=True)
+    if not isinstance(model, keras.layers.Layer):
+        raise TypeError(f"`model` must be a Keras model or layer, got {model!r}.")
+    if not any(getattr(layer, "_monte_carlo", False) for layer in _walk(model)):
+        raise ValueError(
+            "`model` has no kerasreg dropout-like layer (kerasreg.layers.Dropout, "
+            "DropConnect, StochasticDepth); its predictions would be deterministic."
+        )
+    n = len(x) if batch_size is not None else None
+    generator = keras.random.SeedGenerator(seed) if seed is not None else None
+    total = None
+    total_sq = None
+    with _sampling.sampling(generator):
+        for _ in range(samples):
+            if batch_size is None:
+                out = keras.ops.convert_to_numpy(model(x, training=False))
+            else:
+                out = np.concatenate(
+                    [
+                        keras.ops.convert_to_numpy(model(x[i : i + batch_size], training=False))
+                        for i in range(0, n, batch_size)
+                    ]
+                )
+            out = out.astype("float64")
+            total = out if total is None else total + out
+            total_sq = out * out if total_sq is None else total_sq + out * out
+    mean = total / samples
+    variance = np.maximum(total_sq / samples - mean * mean, 0.0)
+    return mean.astype("float32"), np.sqrt(variance).astype("float32")
