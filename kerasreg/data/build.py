@@ -69,7 +69,8 @@ def build(splits, sizes, *, name, class_names, task, value_range, batch_size=32,
 
     def shape_inputs(ds):
         if flatten:
-            ds = ds.map(lambda x, y: (tf.reshape(x, (tf.shape(x)[0], -1)), y))
+            features = int(np.prod(x_shape))
+            ds = ds.map(lambda x, y: (tf.reshape(x, (-1, features)), y))
         return ds
 
     normalizer = None

@@ -102,7 +102,7 @@ def folder_sources(directory, image_size, validation_split, test_split, seed):
     """
     first = _first_image(directory)
     shape = tf.io.decode_image(tf.io.read_file(first), expand_animations=False).shape
-    color_mode = {1: "grayscale", 3: "rgb", 4: "rgba"}[shape[-1]]
+    color_mode = "grayscale" if shape[-1] == 1 else "rgb"  # an alpha channel is dropped
     if image_size is None:
         image_size = (int(shape[0]), int(shape[1]))
     ds = keras.utils.image_dataset_from_directory(
