@@ -1,2 +1,7 @@
 """kerasreg.callbacks."""
 from kerasreg.callbacks.swap_nesterov_weights import SwapNesterovWeights  # noqa: E402,F401
+from kerasreg.callbacks.gradient_monitor import GradientMonitor  # noqa: E402,F401
+from kerasreg.callbacks.curvature_monitor import CurvatureMonitor  # noqa: E402,F401
+from kerasreg.callbacks.activation_monitor import ActivationMonitor  # noqa: E402,F401
+from kerasreg.callbacks.clipping_monitor import ClippingMonitor  # noqa: E402,F401
+from kerasreg.callbacks.tensorboard import HParamsLogger, tensorboard_callbacks  # noqa: E402,F401

@@ -1,0 +1,155 @@
+"""GradientMonitor: the lecture's exploding / vanishing example in closed form,
+and logged norms against a numpy SGD reference, read back from the event files."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.util import tensor_util
+
+from kerasreg.callbacks import GradientMonitor
+
+pytestmark = pytest.mark.tf_only  # the capture persists on TF (JAX applies statelessly)
+
+
+def read_scalars(run_dir):
+    """``{tag: {step: value}}`` of a run, with TensorBoard's own reader."""
+    acc = event_accumulator.EventAccumulator(run_dir, size_guidance={"tensors": 0, "scalars": 0})
+    acc.Reload()
+    out = {}
+    for tag in acc.Tags()["tensors"]:
+        out[tag] = {e.step: float(tensor_util.make_ndarray(e.tensor_proto))
+                    for e in acc.Tensors(tag)}
+    for tag in acc.Tags()["scalars"]:
+        out[tag] = {e.step: e.value for e in acc.Scalars(tag)}
+    return out
+
+
+class Chain(keras.layers.Layer):
+    """The lecture's h_i = W h_{i-1}, i = 1..n, W = diag(a, b) shared by all n layers."""
+
+    def __init__(self, n, a, b, **kwargs):
+        super().__init__(**kwargs)
+        self.n, self.a0, self.b0 = n, a, b
+
+    def build(self, input_shape):
+        self.a = self.add_weight(shape=(), initializer=keras.initializers.Constant(self.a0), name="a")
+        self.b = self.add_weight(shape=(), initializer=keras.initializers.Constant(self.b0), name="b")
+
+    def call(self, x):
+        h1, h2 = x[:, :1], x[:, 1:]
+        for _ in range(self.n):
+            h1, h2 = h1 * self.a, h2 * self.b
+        return ops.concatenate([h1, h2], axis=-1)
+
+
+def fit_chain(n, a, b, log_dir):
+    """One step on x = [1, 1] with loss sum(y) = a^n + b^n, whose gradient is
+    the lecture's [n a^(n-1), n b^(n-1)]; the learning rate is negligible."""
+    model = keras.Sequential([keras.Input((2,)), Chain(n, a, b, name="chain")], name="lecture")
+    model.compile(keras.optimizers.SGD(1e-30), loss=lambda y, p: ops.sum(p, axis=-1))
+    monitor = GradientMonitor(every_n_steps=1, log_dir=log_dir)
+    history = model.fit(np.ones((1, 2), "float32"), np.zeros((1, 2), "float32"),
+                        epochs=1, verbose=0, callbacks=[monitor])
+    return model, monitor, history, read_scalars(str(log_dir / "gradients"))
+
+
+@pytest.mark.parametrize(
+    "n,a,b,verdict",
+    [(20, 1.0, 2.0, "exploding"), (200, 0.5, 0.9, "vanishing"), (7, 1.0, 1.1, "healthy")],
+)
+def test_lecture_linear_network_closed_form_and_verdict(tmp_path, n, a, b, verdict):
+    _, monitor, history, scalars = fit_chain(n, a, b, tmp_path)
+    closed = np.array([n * a ** (n - 1), n * b ** (n - 1)])  # [n, n 2^(n-1)] in case 1
+    logged = np.array([scalars["grad_norm/variable/lecture/chain/a"][0],
+                       scalars["grad_norm/variable/lecture/chain/b"][0]])
+    np.testing.assert_allclose(logged, closed, rtol=1e-4, atol=1e-30)
+    np.testing.assert_allclose(scalars["grad_norm/layer/lecture/chain"][0],
+                               np.linalg.norm(closed), rtol=1e-4, atol=1e-30)
+    np.testing.assert_allclose(scalars["grad_norm/global"][0], np.linalg.norm(closed),
+                               rtol=1e-4, atol=1e-30)
+    code = {"exploding": 1.0, "healthy": 0.0, "vanishing": -1.0}[verdict]
+    assert monitor.verdict == verdict
+    assert scalars["grad_verdict"][0] == code
+    assert history.history["grad_verdict"] == [code]
+    np.testing.assert_allclose(history.history["grad_norm"], [np.linalg.norm(closed)],
+                               rtol=1e-4, atol=1e-30)
+
+
+def test_case_one_is_n_and_n_two_to_the_n_minus_one(tmp_path):
+    n = 20
+    _, _, _, scalars = fit_chain(n, 1.0, 2.0, tmp_path)
+    assert scalars["grad_norm/variable/lecture/chain/a"][0] == pytest.approx(n, rel=1e-6)
+    assert scalars["grad_norm/variable/lecture/chain/b"][0] == pytest.approx(
+        n * 2 ** (n - 1), rel=1e-6)
+
+
+def numpy_sgd_norms(x, y, kernel, bias, lr, batch, steps):
+    """Per-step gradient norms of mean((x W + c - y)^2) under plain SGD."""
+    kernel, bias = kernel.astype("float64"), bias.astype("float64")
+    out = []
+    nb = len(x) // batch
+    for t in range(steps):
+        xb = x[(t % nb) * batch:(t % nb + 1) * batch].astype("float64")
+        yb = y[(t % nb) * batch:(t % nb + 1) * batch].astype("float64")
+        r = xb @ kernel + bias - yb
+        g_w = 2.0 / r.size * xb.T @ r
+        g_b = 2.0 / r.size * r.sum(axis=0)
+        out.append((np.linalg.norm(g_w), np.linalg.norm(g_b)))
+        kernel, bias = kernel - lr * g_w, bias - lr * g_b
+    return np.array(out)
+
+
+def test_logged_norms_match_numpy_sgd_every_n_steps(tmp_path):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(8, 3)).astype("float32")
+    y = rng.normal(size=(8, 2)).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")], name="lin")
+    model.compile(keras.optimizers.SGD(0.07), loss="mse")
+    kernel, bias = [np.array(w) for w in model.get_weights()]
+    monitor = GradientMonitor(every_n_steps=3, log_dir=tmp_path)
+    history = model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0,
+                        callbacks=[monitor])
+    ref = numpy_sgd_norms(x, y, kernel, bias, 0.07, 2, 8)
+    scalars = read_scalars(str(tmp_path / "gradients"))
+    assert sorted(scalars["grad_norm/global"]) == [0, 3, 6]
+    for t in (0, 3, 6):
+        np.testing.assert_allclose(scalars["grad_norm/variable/lin/dense/kernel"][t], ref[t, 0], rtol=1e-5)
+        np.testing.assert_allclose(scalars["grad_norm/variable/lin/dense/bias"][t], ref[t, 1], rtol=1e-5)
+        np.testing.assert_allclose(scalars["grad_norm/layer/lin/dense"][t], np.hypot(*ref[t]), rtol=1e-5)
+    # epoch 0 logged steps 0 and 3, epoch 1 logged step 6: logs hold the last one
+    np.testing.assert_allclose(history.history["grad_norm"], np.hypot(*ref[[3, 6]].T), rtol=1e-5)
+    assert [h["steps"] for h in monitor.history] == [[0, 3], [6]]
+
+
+def test_wrapping_is_undone_and_training_unchanged(tmp_path):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(12, 4)).astype("float32")
+    y = rng.normal(size=(12, 1)).astype("float32")
+
+    def run(callbacks):
+        keras.utils.set_random_seed(5)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, activation="tanh"),
+                                  keras.layers.Dense(1)])
+        model.compile(keras.optimizers.SGD(0.03), loss="mse")
+        model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0, callbacks=callbacks)
+        return model
+
+    plain = run([])
+    monitored = run([GradientMonitor(every_n_steps=2)])
+    for a, b in zip(plain.get_weights(), monitored.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert "apply" not in vars(monitored.optimizer)
+    monitored.fit(x, y, epochs=1, verbose=0)  # trains again without the monitor
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="every_n_steps"):
+        GradientMonitor(every_n_steps=0)
+    with pytest.raises(ValueError, match="explode_threshold"):
+        GradientMonitor(explode_threshold=-1.0)
+    with pytest.raises(ValueError, match="vanish_threshold"):
+        GradientMonitor(explode_threshold=1.0, vanish_threshold=2.0)
+    with pytest.raises(TypeError, match="subdir"):
+        GradientMonitor(subdir=3)
