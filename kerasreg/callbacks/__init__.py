@@ -5,3 +5,4 @@ from kerasreg.callbacks.curvature_monitor import CurvatureMonitor  # noqa: E402,
 from kerasreg.callbacks.activation_monitor import ActivationMonitor  # noqa: E402,F401
 from kerasreg.callbacks.clipping_monitor import ClippingMonitor  # noqa: E402,F401
 from kerasreg.callbacks.tensorboard import HParamsLogger, tensorboard_callbacks  # noqa: E402,F401
+from kerasreg.callbacks.stop_on_nonfinite import StopOnNonFinite  # noqa: E402,F401

@@ -12,3 +12,9 @@ from kerasreg.optimizers.nesterov import Nesterov  # noqa: E402
 from kerasreg.optimizers.rmsprop import RMSProp  # noqa: E402
 
 __all__ += ["AdaGrad", "Adam", "Momentum", "Nesterov", "RMSProp"]
+
+from kerasreg.optimizers.gradient_clipping import GradientClipping  # noqa: E402
+from kerasreg.optimizers.gradient_noise import GradientNoise  # noqa: E402
+from kerasreg.optimizers.lookahead import Lookahead  # noqa: E402
+
+__all__ += ["GradientClipping", "GradientNoise", "Lookahead"]
