@@ -34,10 +34,24 @@ def split_cpu(n=2):
     return tf.config.list_logical_devices("CPU")
 
 
+_STRATEGIES = {}
+
+
 def cpu_mirrored_strategy(n=2):
-    """A ``MirroredStrategy`` over ``n`` logical CPU devices (see ``split_cpu``)."""
+    """A ``MirroredStrategy`` over ``n`` logical CPU devices (see ``split_cpu``).
+
+    One strategy per ``n`` and process, made on the first call and returned
+    again after: every new ``MirroredStrategy`` restarts its collective group
+    and instance keys at the same values, and the runtime keeps the shapes of
+    earlier collectives by key, so a second strategy whose all-reduces differ
+    in shape from the first's (synchronized batch norm after a plain model)
+    aborts with "Shape mismatch in the collective instance".
+    """
+    if n in _STRATEGIES:
+        return _STRATEGIES[n]
     devices = split_cpu(n)
     if len(devices) < n:
         raise RuntimeError(f"need {n} logical CPU devices, have {len(devices)}")
     names = [d.name for d in devices[:n]]
-    return tf.distribute.MirroredStrategy(names)
+    _STRATEGIES[n] = tf.distribute.MirroredStrategy(names)
+    return _STRATEGIES[n]
