@@ -25,7 +25,7 @@ perspective        ``RandomPerspective(factor=1, scale=s)``         (0, 1]      
 contrast           ``RandomContrast(s)``                            (0, 1]        0.3
 brightness         ``RandomBrightness(s)``                          (0, 1]        0.2
 sharpness          ``RandomSharpness(s)``                           (0, 1]        0.5
-gaussian_blur      ``RandomGaussianBlur(factor=1, sigma=s)``        (0, 10]       1.0
+gaussian_blur      ``RandomGaussianBlur(factor=(1, 1), sigma=s)``   (0, 10]       1.0
 erasing            ``RandomErasing(factor=s)``                      (0, 1]        1.0
 invert             ``RandomInvert(s)``                              (0, 1]        0.5
 saturation         ``RandomSaturation(s)``, colour only             (0, 1]        0.5
@@ -98,7 +98,7 @@ AUGMENTATIONS = {
         0.5),
     "gaussian_blur": _Augmentation(
         lambda s, vr, seed: keras.layers.RandomGaussianBlur(
-            factor=1.0, sigma=s, value_range=vr, seed=seed),
+            factor=(1.0, 1.0), sigma=s, value_range=vr, seed=seed),
         1.0, high=10.0),
     "erasing": _Augmentation(
         lambda s, vr, seed: keras.layers.RandomErasing(
