@@ -1,5 +1,7 @@
 """kerasreg.callbacks."""
 from kerasreg.callbacks.swap_nesterov_weights import SwapNesterovWeights  # noqa: E402,F401
+from kerasreg.callbacks.backup_and_restore import BackupAndRestore  # noqa: E402,F401
+from kerasreg.callbacks.early_stopping import EarlyStopping  # noqa: E402,F401
 from kerasreg.callbacks.gradient_monitor import GradientMonitor  # noqa: E402,F401
 from kerasreg.callbacks.curvature_monitor import CurvatureMonitor  # noqa: E402,F401
 from kerasreg.callbacks.activation_monitor import ActivationMonitor  # noqa: E402,F401
