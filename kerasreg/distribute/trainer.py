@@ -159,9 +159,15 @@ class Trainer:
 
         def step(data):
             strategy.run(replica_step, args=(data,))
-            return self._results()
 
         return tf.function(step, jit_compile=self.jit_compile, reduce_retracing=True)
+
+    def _run(self, function, data):
+        """One step, then the metrics read (summed over replicas) in their own
+        function: a step that mixed the replicas' collectives with the
+        cross-replica reads could launch them in different orders."""
+        function(data)
+        return {k: _to_python(v) for k, v in self._results_function().items()}
 
     def _reset_metrics(self):
         self.model.reset_metrics()
@@ -191,6 +197,7 @@ class Trainer:
         self._reset_metrics()
         self._train_function = self._make_function(self._replica_train_step)
         self._test_function = self._make_function(self._replica_test_step)
+        self._results_function = tf.function(self._results)
         self._built = True
 
     # ------------------------------------------------------------- public API
@@ -252,7 +259,7 @@ class Trainer:
                         model.stop_training = True
                     break
                 callbacks.on_train_batch_begin(step)
-                logs = {k: _to_python(v) for k, v in self._train_function(batch.get_value()).items()}
+                logs = self._run(self._train_function, batch.get_value())
                 callbacks.on_train_batch_end(step, logs)
                 step += 1
                 if model.stop_training:
@@ -279,7 +286,7 @@ class Trainer:
             if not batch.has_value():
                 break
             callbacks.on_test_batch_begin(step)
-            logs = {k: _to_python(v) for k, v in self._test_function(batch.get_value()).items()}
+            logs = self._run(self._test_function, batch.get_value())
             callbacks.on_test_batch_end(step, logs)
             step += 1
         callbacks.on_test_end(logs)
