@@ -117,10 +117,11 @@ def test_evaluate_with_callback_after_fit_keeps_theta():
     assert_weights(model.get_weights(), thetas[3])
 
 
-def test_second_fit_with_callback_resumes_exactly():
+@pytest.mark.parametrize("swap_on_epoch", [True, False])
+def test_second_fit_with_callback_resumes_exactly(swap_on_epoch):
     thetas, _ = reference(6)
     model = make_model()
-    swap = callbacks.SwapNesterovWeights()
+    swap = callbacks.SwapNesterovWeights(swap_on_epoch=swap_on_epoch)
     fit(model, 3, callbacks=[swap])
     assert_weights(model.get_weights(), thetas[3])
     fit(model, 3, callbacks=[swap])

@@ -209,6 +209,21 @@ def test_nesterov_weight_decay_acts_on_held_variable():
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
 
 
+def test_nesterov_gradient_accumulation():
+    """Accumulated micro-batch gradients are all taken at the same interim
+    point; every 3rd call updates with their mean (Keras' semantics)."""
+    initial, grad_fn = least_squares()
+    opt = optimizers.Nesterov(0.037, momentum=0.7, gradient_accumulation_steps=3)
+    held, final = nesterov_run(opt, initial, grad_fn, 9)
+    _, interims = nesterov_reference(0.037, 0.7, initial, grad_fn, 3)
+    # The held variables change only on every 3rd call.
+    want = [interims[(call // 3)] for call in range(10)]
+    assert_trajectories_close(held, want)
+    thetas, _ = nesterov_reference(0.037, 0.7, initial, grad_fn, 3)
+    for got, w in zip(final, thetas[-1]):
+        np.testing.assert_allclose(got, w, rtol=RTOL, atol=ATOL)
+
+
 # --- the Keras base keyword arguments --------------------------------------------
 
 @pytest.mark.parametrize("name", ["Momentum_lecture", "AdaGrad", "RMSProp", "Adam"])
