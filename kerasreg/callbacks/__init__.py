@@ -8,3 +8,4 @@ from kerasreg.callbacks.activation_monitor import ActivationMonitor  # noqa: E40
 from kerasreg.callbacks.clipping_monitor import ClippingMonitor  # noqa: E402,F401
 from kerasreg.callbacks.tensorboard import HParamsLogger, tensorboard_callbacks  # noqa: E402,F401
 from kerasreg.callbacks.stop_on_nonfinite import StopOnNonFinite  # noqa: E402,F401
+from kerasreg.callbacks.weight_noise_callback import WeightNoiseCallback  # noqa: E402,F401

@@ -1,0 +1,157 @@
+"""WeightNoiseCallback: gradient at W + eps, update applied to W, never noise outside the step."""
+
+import keras
+import numpy as np
+import pytest
+
+import kerasreg
+from kerasreg.callbacks import WeightNoiseCallback
+
+pytestmark = pytest.mark.tf_only
+
+M, D, LR, SIGMA, SEED = 32, 4, 0.07, 0.3, 5
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(M, D)).astype("float32")
+    y = (x @ np.array([[0.3], [-0.7], [1.1], [0.2]]) + 0.5 + 0.1 * rng.normal(size=(M, 1))).astype("float32")
+    return x, y
+
+
+def _model(jit=False):
+    model = keras.Sequential([keras.Input((D,)), keras.layers.Dense(1)])
+    model.set_weights([np.array([[0.1], [0.2], [-0.3], [0.7]], "float32"), np.array([0.3], "float32")])
+    model.compile(optimizer=keras.optimizers.SGD(LR), loss="mse", jit_compile=jit)
+    return model
+
+
+def _reference(epochs, sigma=SIGMA, seed=SEED):
+    """The docstring's rule in numpy; eps drawn as the docstring says."""
+    x, y = _data()
+    gen = keras.random.SeedGenerator(seed)
+    w = np.array([[0.1], [0.2], [-0.3], [0.7]], "float64")
+    b = np.array([0.3], "float64")
+    traj = []
+    for _ in range(epochs):  # one full batch per epoch
+        ew = sigma * np.array(keras.random.normal((D, 1), seed=gen))
+        eb = sigma * np.array(keras.random.normal((1,), seed=gen))
+        r = x @ (w + ew) + (b + eb) - y
+        w, b = w - LR * 2 * x.T @ r / M, b - LR * 2 * r.mean(0)
+        traj.append([w.copy(), b.copy()])
+    return traj
+
+
+class Record(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.weights, self.logs = [], []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append(self.model.get_weights())
+        self.logs.append(dict(logs))
+
+
+def test_update_uses_noisy_gradient_on_clean_weights(tmp_path):
+    """Exact numpy reference with the same draws (graph mode; under XLA
+    TensorFlow's stateless RNG gives other draws, see the next test)."""
+    x, y = _data()
+    model = _model()
+    rec = Record()
+    ckpt = keras.callbacks.ModelCheckpoint(str(tmp_path / "e{epoch}.weights.h5"), save_weights_only=True)
+    model.fit(x, y, batch_size=M, epochs=7, shuffle=False, verbose=0,
+              callbacks=[WeightNoiseCallback(SIGMA, seed=SEED), rec, ckpt])
+    ref = _reference(7)
+    worst = 0.0
+    for got, want in zip(rec.weights, ref):
+        for g, w in zip(got, want):
+            worst = max(worst, float(np.max(np.abs(g - w))))
+    assert worst < 1e-5, worst
+    # A noise-free run is far from it (the test can fail).
+    clean = _reference(7, sigma=0.0)
+    assert np.max(np.abs(rec.weights[-1][0] - clean[-1][0])) > 1e-2
+    # Checkpoints written during training hold the clean W of the reference.
+    saved = _model()
+    saved.load_weights(str(tmp_path / "e4.weights.h5"))
+    np.testing.assert_allclose(saved.get_weights()[0], ref[3][0], atol=1e-5)
+    # evaluate / predict after fit: the clean weights.
+    w, b = ref[-1]
+    np.testing.assert_allclose(model.predict(x, verbose=0), x @ w + b, atol=1e-5)
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0), np.mean((x @ w + b - y) ** 2), rtol=1e-5)
+
+
+def test_train_step_is_restored_after_fit():
+    x, y = _data()
+    model = _model()
+    model.fit(x, y, batch_size=M, epochs=2, shuffle=False, verbose=0, callbacks=[WeightNoiseCallback(SIGMA, seed=1)])
+    assert "train_step" not in model.__dict__ and "apply_gradients" not in model.optimizer.__dict__
+    before = [w.astype("float64") for w in model.get_weights()]
+    model.fit(x, y, batch_size=M, epochs=1, shuffle=False, verbose=0)
+    w, b = before
+    r = x @ w + b - y
+    np.testing.assert_allclose(model.get_weights()[0], w - LR * 2 * x.T @ r / M, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jit", [False, True])
+def test_measured_noise_std_from_the_updates(jit):
+    """Recover eps from each update (linear least squares: the gradient
+    determines W + eps exactly) and check its standard deviation."""
+    x, y = _data()
+    model = _model(jit)
+    rec = Record()
+    steps, sigma = 25, 0.05
+    w0 = [w.astype("float64") for w in model.get_weights()]
+    model.fit(x, y, batch_size=M, epochs=steps, shuffle=False, verbose=0,
+              callbacks=[WeightNoiseCallback(sigma, seed=11), rec])
+    xa = np.hstack([x, np.ones((M, 1))]).astype("float64")
+    prev = np.vstack([w0[0], w0[1][:, None]])
+    eps = []
+    for ws in rec.weights:
+        cur = np.vstack([ws[0], ws[1][:, None]]).astype("float64")
+        g = (prev - cur) / LR
+        noisy = np.linalg.solve(xa.T @ xa, M / 2 * g + xa.T @ y)
+        eps.append(noisy - prev)
+        prev = cur
+    eps = np.concatenate(eps).ravel()  # 125 draws
+    # std of a 125-sample std estimate is ~6.3%; allow 20% (> 3 of them).
+    assert abs(eps.std() / sigma - 1) < 0.2, eps.std()
+    assert abs(eps.mean()) < 3 * sigma / np.sqrt(eps.size)
+    # Noise-free evaluation after fit.
+    w, b = rec.weights[-1]
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0), np.mean((x @ w + b - y) ** 2), rtol=1e-5)
+
+
+def test_schedule_is_logged_and_annealed():
+    x, y = _data()
+    model = _model()
+    rec = Record()
+    schedule = lambda e: 0.3 / (1 + e) ** 0.55  # noqa: E731
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[WeightNoiseCallback(schedule=schedule), rec])
+    np.testing.assert_allclose([l["weight_noise_stddev"] for l in rec.logs], [schedule(e) for e in range(3)],
+                               rtol=1e-6)
+
+
+@pytest.mark.skipif(not hasattr(kerasreg.layers, "WeightNoise"), reason="kerasreg.layers.WeightNoise not present")
+def test_drives_weight_noise_layers():
+    x, y = _data()
+    inputs = keras.Input((D,))
+    layer = kerasreg.layers.WeightNoise(keras.layers.Dense(1), stddev=0.9)
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=keras.optimizers.SGD(LR), loss="mse")
+    seen = []
+
+    class Probe(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(float(np.array(layer.stddev)))
+
+    schedule = lambda e: 0.07 * 0.5 ** e  # noqa: E731
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[WeightNoiseCallback(schedule=schedule), Probe()])
+    np.testing.assert_allclose(seen, [0.07, 0.035, 0.0175], rtol=1e-6)
+    assert "train_step" not in model.__dict__  # no second noise on top of the layer's
+
+
+@pytest.mark.parametrize("kwargs, name", [({"stddev": -0.1}, "stddev"), ({"schedule": 0.3}, "schedule"),
+                                          ({"seed": 1.5}, "seed")])
+def test_bad_arguments(kwargs, name):
+    with pytest.raises((ValueError, TypeError), match=name):
+        WeightNoiseCallback(**kwargs)
