@@ -26,19 +26,15 @@ def data():
 
 
 def batch_norm():
-    try:
-        from kerasreg.layers import BatchNormalization
-    except ImportError:  # engineer C's layer not there yet
-        BatchNormalization = keras.layers.BatchNormalization
+    from kerasreg.layers import BatchNormalization
+
     return BatchNormalization(synchronized=True, momentum=0.7)
 
 
 def optimizer():
+    from kerasreg.optimizers import GradientClipping
+
     inner = keras.optimizers.SGD(learning_rate=0.3, momentum=0.7)
-    try:
-        from kerasreg.optimizers import GradientClipping
-    except ImportError:
-        return inner, "none"
     # A low threshold so that clipping acts on most steps.
     return GradientClipping(inner, mode="global_norm", threshold=0.3), "global_norm"
 

@@ -14,3 +14,6 @@ __all__ = [
 from kerasreg.distribute.trainer import Trainer, fit  # noqa: E402
 
 __all__ += ["Trainer", "fit"]
+from kerasreg.distribute.determinism import enable_determinism  # noqa: E402
+
+__all__ += ["enable_determinism"]
