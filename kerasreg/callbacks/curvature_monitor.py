@@ -20,30 +20,39 @@ def lanczos_program(iterations):
     """``(hvp, v0) -> (alphas, betas)`` of ``iterations`` Lanczos steps.
 
     Full reorthogonalization (two Gram-Schmidt passes against every previous
-    Lanczos vector) keeps the basis orthogonal in float32.
+    Lanczos vector, kept as the rows of a ``(iterations, P)`` matrix whose
+    unused rows are zero) keeps the basis orthogonal in float32.  The steps
+    run in ``ops.fori_loop``, so the product is traced once.
     """
 
     def program(hvp, v0):
         v = _normalize(v0)
-        basis = [v]
+        size = ops.shape(v0)[0]
+        basis = ops.slice_update(ops.zeros((iterations, size), v0.dtype),
+                                 [0, 0], ops.reshape(v, (1, -1)))
         w = hvp(v)
         alpha = ops.sum(w * v)
-        alphas, betas = [alpha], []
+        alphas = ops.slice_update(ops.zeros((iterations,), v0.dtype), [0], ops.reshape(alpha, (1,)))
+        betas = ops.zeros((iterations,), v0.dtype)
         w = w - alpha * v
-        for _ in range(1, iterations):
-            stacked = ops.stack(basis)
+
+        def step(j, state):
+            basis, alphas, betas, w = state
             for _ in range(2):
-                w = w - ops.matmul(ops.matmul(stacked, w), stacked)
+                w = w - ops.matmul(ops.matmul(basis, w), basis)
             beta = ops.sqrt(ops.sum(ops.square(w)))
-            v_new = w / ops.maximum(beta, 1e-30)
-            w = hvp(v_new) - beta * basis[-1]
-            basis.append(v_new)
-            alpha = ops.sum(w * v_new)
-            w = w - alpha * v_new
-            alphas.append(alpha)
-            betas.append(beta)
-        betas = ops.stack(betas) if betas else ops.zeros((0,), v0.dtype)
-        return ops.stack(alphas), betas
+            v = w / ops.maximum(beta, 1e-30)
+            previous = ops.take(basis, j - 1, axis=0)
+            basis = ops.slice_update(basis, ops.stack([j, 0 * j]), ops.reshape(v, (1, -1)))
+            w = hvp(v) - beta * previous
+            alpha = ops.sum(w * v)
+            w = w - alpha * v
+            alphas = ops.slice_update(alphas, ops.reshape(j, (1,)), ops.reshape(alpha, (1,)))
+            betas = ops.slice_update(betas, ops.reshape(j - 1, (1,)), ops.reshape(beta, (1,)))
+            return basis, alphas, betas, w
+
+        _, alphas, betas, _ = ops.fori_loop(1, iterations, step, (basis, alphas, betas, w))
+        return alphas, betas[: iterations - 1]
 
     return program
 
@@ -57,18 +66,19 @@ def power_program(iterations):
     """
 
     def program(hvp, v0):
-        v = _normalize(v0)
-        mu = ops.zeros((), v0.dtype)
-        for _ in range(iterations):
+        def plain(i, state):
+            v, _ = state
             w = hvp(v)
-            mu = ops.sum(w * v)
-            v = _normalize(w)
-        u = _normalize(v0[::-1])
-        nu = ops.zeros((), v0.dtype)
-        for _ in range(iterations):
+            return _normalize(w), ops.sum(w * v)
+
+        def shifted(i, state):
+            u, nu, mu = state
             w = hvp(u) - mu * u
-            nu = ops.sum(w * u)
-            u = _normalize(w)
+            return _normalize(w), ops.sum(w * u), mu
+
+        zero = ops.zeros((), v0.dtype)
+        _, mu = ops.fori_loop(0, iterations, plain, (_normalize(v0), zero))
+        _, nu, _ = ops.fori_loop(0, iterations, shifted, (_normalize(v0[::-1]), zero, mu))
         return ops.stack([mu, nu + mu]), ops.zeros((0,), v0.dtype)
 
     return program
@@ -119,7 +129,9 @@ class CurvatureMonitor(keras.callbacks.Callback):
     matrix; ``method="power"`` runs ``iterations`` steps of power iteration on
     ``H`` (eigenvalue of largest magnitude, ``mu``) and ``iterations`` steps on
     ``H - mu I`` (the other end of the spectrum), i.e. ``2 * iterations``
-    products.  Lanczos converges much faster for the same number of products.
+    products.  Lanczos converges much faster for the same number of products:
+    power iteration's error shrinks like ``(|lambda_2| / |lambda_1|)^k``, and
+    at the small end of a network's spectrum that ratio is often close to 1.
 
     ``L`` is ``model.compute_loss`` (the compiled loss plus regularization
     terms) on ``(x, y)`` with ``training=False`` (dropout off, batch-norm
@@ -141,8 +153,8 @@ class CurvatureMonitor(keras.callbacks.Callback):
     Args:
         x, y: the fixed batch (arrays); ``sample_weight`` optional.
         every_n_epochs: int >= 1.  Defaults to ``1``.
-        iterations: int >= 2, Lanczos steps or power-iteration steps per end.
-            Clamped to the number of parameters.  Defaults to ``20``.
+        iterations: int >= 2, Lanczos steps (clamped to the number of
+            parameters) or power-iteration steps per end.  Defaults to ``20``.
         method: ``"lanczos"`` or ``"power"``.
         log_dir: root TensorBoard log directory, or ``None``.
         subdir: sub-run written to.  Defaults to ``"curvature"``.
@@ -175,8 +187,10 @@ class CurvatureMonitor(keras.callbacks.Callback):
         """``(lambda_min, lambda_max)`` at the model's current weights."""
         if self._program is None:
             size = sum(int(np.prod(v.shape)) for v in self.model.trainable_variables)
-            k = min(self.iterations, size)
-            program = lanczos_program(k) if self.method == "lanczos" else power_program(k)
+            if self.method == "lanczos":  # a Krylov space has at most `size` dimensions
+                program = lanczos_program(max(2, min(self.iterations, size)))
+            else:
+                program = power_program(self.iterations)
             self._size = size
             self._dtype = self.model.trainable_variables[0].dtype
             self._program = compile_hvp_program(self.model, self.x, self.y, program,
