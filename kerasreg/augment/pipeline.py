@@ -157,10 +157,12 @@ class Pipeline:
         seed = tf.cast(seed, "int64")
         for i, layer in enumerate(self.layers):
             layer_seed = tf.random.experimental.stateless_fold_in(seed, i)
-            if images.shape[0] is None and isinstance(layer, keras.layers.RandomElasticTransform):
-                # Keras' elastic_transform loops over a *static* batch size
-                # (and takes None as 1), so a batch of unknown size goes image
-                # by image, each with its own seed.
+            if isinstance(layer, keras.layers.RandomElasticTransform):
+                # Keras' elastic_transform unrolls a Python loop over a
+                # *static* batch size (taking None as 1) and the channels: a
+                # batch of unknown size would get one distortion for all, and
+                # a batch of 128 RGB images traces 384 resamplers (minutes).
+                # So it goes image by image, each with its own seed.
                 images = tf.map_fn(
                     lambda a: _run_layer(layer, a[0][None], _image_seed(layer_seed, a[1]))[0],
                     (images, tf.range(tf.shape(images)[0])),
