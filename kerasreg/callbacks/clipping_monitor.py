@@ -80,7 +80,10 @@ class ClippingMonitor(keras.callbacks.Callback):
             self.on_train_batch_end = keras.callbacks.Callback.on_train_batch_end.__get__(self)
 
     def on_train_begin(self, logs=None):
-        self._clipper = find_clipping_optimizer(self.model.optimizer)
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:  # the state is made in build
+            optimizer.build(self.model.trainable_variables)
+        self._clipper = find_clipping_optimizer(optimizer)
         if self._clipper is None:
             raise ValueError(
                 "ClippingMonitor needs the model's optimizer to be (or wrap) a "
