@@ -1,0 +1,93 @@
+"""tensorboard_callbacks: Keras' TensorBoard, the monitors and HParams in one
+log directory, read back with TensorBoard's own readers."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.plugins.hparams import metadata as hp_metadata
+from tensorboard.util import tensor_util
+
+from kerasreg.callbacks import (ActivationMonitor, GradientMonitor, HParamsLogger,
+                                tensorboard_callbacks)
+
+pytestmark = pytest.mark.jax_pass
+
+
+def read_run(run_dir):
+    acc = event_accumulator.EventAccumulator(run_dir, size_guidance={"tensors": 0})
+    acc.Reload()
+    return acc
+
+
+def scalars(acc):
+    return {tag: {e.step: float(tensor_util.make_ndarray(e.tensor_proto)) for e in acc.Tensors(tag)}
+            for tag in acc.Tags()["tensors"]
+            if acc.SummaryMetadata(tag).plugin_data.plugin_name == "scalars"}
+
+
+def data():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(24, 5)).astype("float32")
+    y = rng.integers(0, 3, size=24)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(7, activation="relu", name="h"),
+                              keras.layers.Dense(3, name="logits")])
+    model.compile(keras.optimizers.SGD(0.3), loss=keras.losses.SparseCategoricalCrossentropy(True),
+                  metrics=["accuracy"])
+    return model, x, y
+
+
+@pytest.mark.tf_only  # GradientMonitor captures on TF
+def test_one_log_dir_with_keras_scalars_monitors_and_hparams(tmp_path):
+    model, x, y = data()
+    log_dir = str(tmp_path / "run-lr0.3")
+    callbacks = tensorboard_callbacks(
+        log_dir, monitors=[GradientMonitor(every_n_steps=2), ActivationMonitor(x[:8])],
+        hparams={"learning_rate": 0.3, "optimizer": "sgd", "units": 7, "nesterov": False})
+    assert isinstance(callbacks[0], keras.callbacks.TensorBoard)
+    assert isinstance(callbacks[-1], HParamsLogger)
+    history = model.fit(x, y, batch_size=8, epochs=3, verbose=0, validation_data=(x, y),
+                        callbacks=callbacks)
+    assert {"train", "validation", "gradients", "activations"} <= set(os.listdir(log_dir))
+
+    train = scalars(read_run(os.path.join(log_dir, "train")))
+    np.testing.assert_allclose([train["epoch_loss"][e] for e in range(3)],
+                               history.history["loss"], rtol=1e-6)
+    assert not any("grad_norm" in tag for tag in train)  # TensorBoard comes first
+
+    grads = scalars(read_run(os.path.join(log_dir, "gradients")))
+    assert sorted(grads["grad_norm/global"]) == [0, 2, 4, 6, 8]  # 3 steps per epoch, every 2nd
+    np.testing.assert_allclose([grads["grad_norm/global"][s] for s in (2, 4, 8)],
+                               history.history["grad_norm"], rtol=1e-6)
+    acts = scalars(read_run(os.path.join(log_dir, "activations")))
+    assert sorted(acts["activations/h/zero_fraction"]) == [0, 1, 2]
+
+    root = read_run(log_dir)
+    content = root.SummaryMetadata(hp_metadata.SESSION_START_INFO_TAG).plugin_data.content
+    start = hp_metadata.parse_session_start_info_plugin_data(content)
+    assert start.hparams["learning_rate"].number_value == pytest.approx(0.3)
+    assert start.hparams["units"].number_value == 7
+    assert start.hparams["optimizer"].string_value == "sgd"
+    assert start.hparams["nesterov"].bool_value is False
+    final = scalars(root)
+    for key in ("loss", "val_loss", "accuracy", "grad_norm", "activation_dead_fraction"):
+        assert final[f"final/{key}"] == {2: pytest.approx(history.history[key][-1], rel=1e-6)}
+
+
+def test_hparams_logger_alone_and_argument_checks(tmp_path):
+    model, x, y = data()
+    history = model.fit(x, y, epochs=2, verbose=0,
+                        callbacks=[HParamsLogger(str(tmp_path), {"dropout": 0.7})])
+    root = read_run(str(tmp_path))
+    start = hp_metadata.parse_session_start_info_plugin_data(
+        root.SummaryMetadata(hp_metadata.SESSION_START_INFO_TAG).plugin_data.content)
+    assert start.hparams["dropout"].number_value == pytest.approx(0.7)
+    assert scalars(root)["final/loss"][1] == pytest.approx(history.history["loss"][-1], rel=1e-6)
+    with pytest.raises(TypeError, match="hparams"):
+        HParamsLogger(str(tmp_path), {"x": [1, 2]})
+    with pytest.raises(TypeError, match="log_dir"):
+        tensorboard_callbacks(None)
+    with pytest.raises(ValueError, match="log_dir"):
+        tensorboard_callbacks(str(tmp_path), monitors=[GradientMonitor(log_dir="elsewhere")])
