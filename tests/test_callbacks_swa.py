@@ -76,3 +76,34 @@ def test_state_protocol_round_trip():
 def test_bad_arguments(kwargs, name):
     with pytest.raises((ValueError, TypeError), match=name):
         StochasticWeightAveraging(**{"start_epoch": 1, **kwargs})
+
+
+@pytest.mark.slow
+def test_average_survives_a_restart(tmp_path):
+    """With kerasreg's BackupAndRestore the running average is checkpointed:
+    an interrupted and restarted fit ends with the uninterrupted average."""
+    from kerasreg.callbacks import BackupAndRestore
+
+    x, y = _data()
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 4:
+                raise KeyboardInterrupt()
+
+    def run(extra, backup):
+        keras.utils.set_random_seed(1)
+        model = _model()
+        swa = StochasticWeightAveraging(start_epoch=2, data=x, batch_size=16)
+        cbs = ([backup] if backup else []) + [swa] + extra
+        model.fit(x, y, batch_size=8, epochs=7, shuffle=False, verbose=0, callbacks=cbs)
+        return model, swa
+
+    ref, ref_swa = run([], None)
+    backup = BackupAndRestore(str(tmp_path / "ckpt"))
+    with pytest.raises(KeyboardInterrupt):
+        run([Stop()], backup)
+    model, swa = run([], backup)
+    assert swa.n_averaged == ref_swa.n_averaged == 5
+    for a, b in zip(model.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
