@@ -53,6 +53,7 @@ class DropConnect(KernelWrapper):
     """
 
     _monte_carlo = True
+    per_example_masks = False  # one kernel mask per call
 
     def __init__(self, layer, rate, seed=None, **kwargs):
         super().__init__(layer, seed=seed, **kwargs)

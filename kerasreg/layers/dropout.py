@@ -85,6 +85,11 @@ class Dropout(keras.layers.Layer):
 
     _monte_carlo = True
 
+    @property
+    def per_example_masks(self):
+        """Whether each example draws its own mask (Monte Carlo batching)."""
+        return self.noise_shape is None or self.noise_shape[0] is None
+
     def __init__(self, rate, scaling="train", noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = check_float("rate", rate, 0.0, 1.0, high_open=True)

@@ -8,6 +8,8 @@ from kerasreg.layers import _sampling
 
 __all__ = ["monte_carlo_predict"]
 
+DEFAULT_ROWS = 1024
+
 
 def _walk(layer):
     yield layer
@@ -48,15 +50,20 @@ def monte_carlo_predict(model, x, samples=100, batch_size=None, seed=None):
     dropout layers (which is the point of the method).
 
     The model is called eagerly (the dropout switch is read when the layers
-    run, and eager calls never reuse a function traced without it).
+    run, and eager calls never reuse a function traced without it).  When
+    every sampled layer draws its masks per example (``Dropout`` without a
+    batch-shared ``noise_shape``, ``StochasticDepth``), the ``T`` copies of
+    ``x`` are stacked into the batch, ``batch_size`` rows per call, so a run
+    costs ``T * len(x) / batch_size`` calls; a ``DropConnect`` layer (one
+    kernel mask per call) needs one pass over ``x`` per sample.
 
     Args:
         model: a built Keras model.
-        x: inputs (array, or anything the model accepts that can be sliced
-            along the first axis).
+        x: a numpy array (or array-like) of inputs.
         samples: int >= 1, the number ``T`` of forward passes.  Defaults to
             ``100``.
-        batch_size: optional int >= 1; ``None`` runs all of ``x`` at once.
+        batch_size: optional int >= 1, rows per forward call; ``None``:
+            ``max(len(x), 1024)``.
         seed: optional int.  With a seed, every dropout-like layer draws from
             one ``keras.random.SeedGenerator(seed)`` and the result is
             reproducible; without, each layer uses its own generator.
@@ -74,29 +81,36 @@ def monte_carlo_predict(model, x, samples=100, batch_size=None, seed=None):
     seed = check_int("seed", seed, allow_none=True)
     if not isinstance(model, keras.layers.Layer):
         raise TypeError(f"`model` must be a Keras model or layer, got {model!r}.")
-    if not any(getattr(layer, "_monte_carlo", False) for layer in _walk(model)):
+    sampled = [layer for layer in _walk(model) if getattr(layer, "_monte_carlo", False)]
+    if not sampled:
         raise ValueError(
             "`model` has no kerasreg dropout-like layer (kerasreg.layers.Dropout, "
             "DropConnect, StochasticDepth); its predictions would be deterministic."
         )
-    n = len(x) if batch_size is not None else None
+    x = np.asarray(x)
+    n = len(x)
+    rows = batch_size or max(n, DEFAULT_ROWS)
     generator = keras.random.SeedGenerator(seed) if seed is not None else None
-    total = None
-    total_sq = None
+    total = total_sq = None
     with _sampling.sampling(generator):
-        for _ in range(samples):
-            if batch_size is None:
-                out = keras.ops.convert_to_numpy(model(x, training=False))
-            else:
-                out = np.concatenate(
-                    [
-                        keras.ops.convert_to_numpy(model(x[i : i + batch_size], training=False))
-                        for i in range(0, n, batch_size)
-                    ]
-                )
-            out = out.astype("float64")
-            total = out if total is None else total + out
-            total_sq = out * out if total_sq is None else total_sq + out * out
+        if all(layer.per_example_masks for layer in sampled):
+            # Every mask is drawn per example: stack the T copies of x into
+            # the batch, `rows` rows per call (each row its own masks).
+            index = np.arange(samples * n) % n
+            chunks = (index[i : i + rows] for i in range(0, samples * n, rows))
+        else:
+            # A mask is shared by the batch (DropConnect, noise_shape[0] == 1):
+            # one pass of x per sample.
+            chunks = (
+                np.arange(i, min(i + rows, n)) for _ in range(samples) for i in range(0, n, rows)
+            )
+        for chunk in chunks:
+            out = keras.ops.convert_to_numpy(model(x[chunk], training=False)).astype("float64")
+            if total is None:
+                total = np.zeros((n,) + out.shape[1:])
+                total_sq = np.zeros_like(total)
+            np.add.at(total, chunk, out)
+            np.add.at(total_sq, chunk, out * out)
     mean = total / samples
     variance = np.maximum(total_sq / samples - mean * mean, 0.0)
     return mean.astype("float32"), np.sqrt(variance).astype("float32")

@@ -43,6 +43,7 @@ class StochasticDepth(keras.layers.Layer):
     """
 
     _monte_carlo = True
+    per_example_masks = True  # one Bernoulli draw per example
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
