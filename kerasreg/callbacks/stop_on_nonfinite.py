@@ -50,7 +50,7 @@ class StopOnNonFinite(keras.callbacks.Callback):
     def _recorded_step(self, wrapper):
         if wrapper is None or not wrapper.built:
             return -1
-        return int(np.asarray(wrapper.nonfinite_step))
+        return int(wrapper.nonfinite_step.numpy())
 
     def on_train_begin(self, logs=None):
         # A non-finite step recorded before this fit (e.g. one that was
@@ -71,7 +71,7 @@ class StopOnNonFinite(keras.callbacks.Callback):
         if step is None and not bad_loss:
             return
         if step is not None:
-            layer = path.split("/")[0]
+            layer = path.rsplit("/", 1)[0].split("/")[-1]
             self.message = (
                 f"StopOnNonFinite: the gradient went non-finite at step {step}, first in "
                 f"variable '{path}' (layer '{layer}'); loss={loss}. Training stopped."

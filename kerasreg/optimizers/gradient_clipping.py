@@ -108,10 +108,9 @@ class GradientClipping(OptimizerWrapper):
         self.clipped = self._add_state("clipped")
         self.clip_count = self._add_state("clip_count", dtype="int32")
         self.skipped_steps = self._add_state("skipped_steps", dtype="int32")
-        self.first_nonfinite = self._add_state("first_nonfinite", dtype="int32", initializer="ones")
-        self.nonfinite_step = self._add_state("nonfinite_step", dtype="int32", initializer="ones")
-        self.first_nonfinite.assign(-1)
-        self.nonfinite_step.assign(-1)
+        minus_one = keras.initializers.Constant(-1)
+        self.first_nonfinite = self._add_state("first_nonfinite", dtype="int32", initializer=minus_one)
+        self.nonfinite_step = self._add_state("nonfinite_step", dtype="int32", initializer=minus_one)
         if self.mode == "percentile":
             self.norm_history = self._add_state("norm_history", shape=(self.history_size,))
             self.history_count = self._add_state("history_count", dtype="int32")
@@ -119,7 +118,7 @@ class GradientClipping(OptimizerWrapper):
     def nonfinite_variable_path(self):
         """Path of the variable whose gradient first went non-finite at the
         last non-finite step, or ``None`` (reads a variable: call eagerly)."""
-        index = int(ops.convert_to_numpy(self.first_nonfinite))
+        index = int(self.first_nonfinite.numpy())
         if index < 0:
             return None
         return self._trainable_variables[index].path

@@ -58,14 +58,14 @@ class Lookahead(OptimizerWrapper):
 
     def _apply_wrapped(self, grads, variables):
         k = self.sync_period
-        before = ops.convert_to_tensor(self.optimizer.iterations)
+        before = ops.add(self.optimizer.iterations, 0)  # a snapshot, not the variable
         starts = ops.equal(ops.mod(before, k), 0)
         pairs = [(v, self.slow_weights[self._get_variable_index(v)]) for v in variables]
         pairs = [(v, s) for v, s in pairs if s is not None]
         for v, slow in pairs:
             slow.assign(ops.where(starts, v.value, slow.value))
         self.optimizer.apply(grads, variables)
-        after = ops.convert_to_tensor(self.optimizer.iterations)
+        after = ops.add(self.optimizer.iterations, 0)
         sync = ops.logical_and(ops.not_equal(after, before), ops.equal(ops.mod(after, k), 0))
         alpha = self.slow_step_size
         for v, slow in pairs:
