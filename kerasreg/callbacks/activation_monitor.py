@@ -118,7 +118,7 @@ class ActivationMonitor(keras.callbacks.Callback):
             layers = [model.get_layer(layer) if isinstance(layer, str) else layer
                       for layer in self.layers]
         try:
-            inputs = model.inputs
+            inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
             outputs = [layer.output for layer in layers]
         except (AttributeError, ValueError) as e:
             raise ValueError(
@@ -132,14 +132,15 @@ class ActivationMonitor(keras.callbacks.Callback):
         """``{layer: activation_stats}`` at the model's current weights."""
         if self._extractor is None:
             self._build_extractor()
-        outputs = self._extractor(self.x, training=False)
+        # predict_on_batch: the compiled inference function, traced once
+        outputs = self._extractor.predict_on_batch(self.x)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         stats = {}
         for name, out in zip(self._names, outputs):
-            stats[name] = activation_stats(keras.ops.convert_to_numpy(out),
-                                           self._previous.get(name))
-            stats[name]["values"] = keras.ops.convert_to_numpy(out)
+            out = np.asarray(out)
+            stats[name] = activation_stats(out, self._previous.get(name))
+            stats[name]["values"] = out
         self._previous = stats
         return stats
 

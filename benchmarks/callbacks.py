@@ -1,0 +1,153 @@
+"""Epoch time with each kerasreg monitor (and weight noise) against none.
+
+Model: the lecture's MLP, 64 -> 5 x Dense(100, ReLU) -> 10, on
+``sklearn.datasets.load_digits`` (1797 images, scaled to [0, 1]), batch 32
+(57 steps per epoch), SGD(0.05), sparse softmax cross-entropy, Keras'
+default ``jit_compile`` (XLA on TensorFlow).
+
+Variants: no callback; ``GradientMonitor(every_n_steps=1)`` writing to
+TensorBoard; ``CurvatureMonitor`` (Lanczos, 20 Hessian-vector products on a
+fixed batch of 256, every epoch); ``ActivationMonitor`` (batch of 256, every
+epoch, with histograms); ``WeightNoiseCallback(stddev=0.01)`` (engineer E's,
+reported missing if not importable); ``ClippingMonitor`` against the same
+``GradientClipping``-wrapped optimizer without it.
+
+Timing: each variant has its own model (identical initial weights).  In each
+of ``ROUNDS`` rounds the variants run in turn (the order rotates per round),
+each ``fit`` for ``EPOCHS`` epochs; a last callback records the wall time
+between consecutive epoch ends, so every epoch's time includes the monitors'
+epoch-end work.  The first epoch of each ``fit`` (tracing, compilation) is
+dropped.  Reported: the median epoch time per variant and its ratio to the
+median of the baseline.  Goals: gradient monitor every step <= 1.15, weight
+noise <= 1.15, curvature (20 iterations per epoch) <= 1.3.
+
+Writes ``benchmarks/results/callbacks.json``.
+Run: ``python benchmarks/callbacks.py`` (about 2-3 minutes on 2 cores).
+"""
+
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+
+from kerasreg.callbacks import (ActivationMonitor, ClippingMonitor,  # noqa: E402
+                                CurvatureMonitor, GradientMonitor)
+from kerasreg.optimizers import GradientClipping  # noqa: E402
+
+ROUNDS = 4
+EPOCHS = 4
+BATCH = 32
+GOALS = {"gradient_monitor": 1.15, "weight_noise": 1.15, "curvature_monitor": 1.3}
+
+
+class EpochTimer(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.times = []
+
+    def on_train_begin(self, logs=None):
+        self._last = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        self.times.append(now - self._last)
+        self._last = now
+
+
+def make_model(weights, clipping=False):
+    model = keras.Sequential([keras.Input((64,))]
+                             + [keras.layers.Dense(100, activation="relu") for _ in range(5)]
+                             + [keras.layers.Dense(10)])
+    if weights is not None:
+        model.set_weights(weights)
+    optimizer = keras.optimizers.SGD(0.05)
+    if clipping:
+        optimizer = GradientClipping(optimizer, threshold=1.0)
+    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def main():
+    digits = load_digits()
+    x = (digits.data / 16.0).astype("float32")
+    y = digits.target.astype("int32")
+    keras.utils.set_random_seed(0)
+    weights = make_model(None).get_weights()
+    log_root = tempfile.mkdtemp(prefix="kerasreg-bench-")
+    fixed_x, fixed_y = x[:256], y[:256]
+
+    variants = {
+        "none": (False, lambda: []),
+        "gradient_monitor": (False, lambda: [GradientMonitor(every_n_steps=1, log_dir=log_root)]),
+        "curvature_monitor": (False, lambda: [CurvatureMonitor(fixed_x, fixed_y, iterations=20,
+                                                               log_dir=log_root)]),
+        "activation_monitor": (False, lambda: [ActivationMonitor(fixed_x, log_dir=log_root)]),
+        "gradient_clipping": (True, lambda: []),
+        "clipping_monitor": (True, lambda: [ClippingMonitor(log_dir=log_root)]),
+    }
+    missing = []
+    try:
+        from kerasreg.callbacks import WeightNoiseCallback
+
+        variants["weight_noise"] = (False, lambda: [WeightNoiseCallback(stddev=0.01, seed=1)])
+    except ImportError as e:
+        missing.append(f"weight_noise: {e}")
+
+    models = {name: make_model(weights, clipping) for name, (clipping, _) in variants.items()}
+    callbacks = {name: make() for name, (_, make) in variants.items()}
+    times = {name: [] for name in variants}
+    names = list(variants)
+    start = time.perf_counter()
+    for r in range(ROUNDS):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            timer = EpochTimer()
+            models[name].fit(x, y, batch_size=BATCH, epochs=EPOCHS, verbose=0,
+                             callbacks=callbacks[name] + [timer])
+            times[name].extend(timer.times[1:])
+        print(f"round {r + 1}/{ROUNDS} done ({time.perf_counter() - start:.0f} s)", flush=True)
+
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    ratios = {name: medians[name] / medians["none"] for name in names}
+    ratios["clipping_monitor"] = medians["clipping_monitor"] / medians["gradient_clipping"]
+    result = {
+        "description": __doc__.split("\n\n")[0],
+        "backend": keras.backend.backend(),
+        "keras": keras.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "steps_per_epoch": int(np.ceil(len(x) / BATCH)),
+        "rounds": ROUNDS,
+        "epochs_timed_per_round": EPOCHS - 1,
+        "median_epoch_seconds": medians,
+        "ratio_to_baseline": ratios,
+        "baseline_of": {n: ("gradient_clipping" if n == "clipping_monitor" else "none")
+                        for n in names},
+        "goals": GOALS,
+        "meets_goal": {n: ratios[n] <= g for n, g in GOALS.items() if n in ratios},
+        "missing": missing,
+        "wall_seconds": time.perf_counter() - start,
+    }
+    os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
+    path = os.path.join(os.path.dirname(__file__), "results", "callbacks.json")
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
+    for name in names:
+        goal = GOALS.get(name)
+        print(f"{name:20s} {medians[name] * 1e3:8.1f} ms/epoch  ratio {ratios[name]:.3f}"
+              + (f"  (goal <= {goal})" if goal else ""))
+    if missing:
+        print("missing:", missing)
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()
