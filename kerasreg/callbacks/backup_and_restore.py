@@ -295,12 +295,15 @@ class BackupAndRestore(keras.callbacks.Callback):
             iterator = args[-1]
             for _ in range(per_call):
                 data = next(iterator)
+            state = args[0] if jax else None
             if self._pending_metrics is not None:
                 self._restore_metrics(data)
+                if jax:  # the JAX trainer carries the state in and out of train_function
+                    state = (*state[:3], [v.value for v in model.metrics_variables])
             self._skip -= per_call
             self._skipping_batch = True
             logs = {m.name: m.result() for m in model.metrics}
-            return (logs, args[0]) if jax else logs
+            return (logs, state) if jax else logs
 
         model.train_function = train_function
 
