@@ -181,3 +181,12 @@ def test_add_penalties_arguments():
         add_penalties(_sequential(), activity=ActivityL1(0.1), activity_layers=["nope"])
     with pytest.raises(ValueError, match="built"):
         add_penalties(keras.Sequential([keras.layers.Dense(2)]), kernel=L2(0.1))
+
+
+def test_activity_penalties_in_float16_are_computed_in_float32():
+    h = np.full((4, 3), 0.999, "float16")  # rho_hat near 1: the clip matters
+    got = _np(KLSparsity(0.3, 0.7)(h)) / 4
+    expected = 0.7 * np.sum(_kl(0.3, np.clip(h.astype("float64").mean(axis=0), 1e-7, 1 - 1e-7)))
+    np.testing.assert_allclose(got, expected, rtol=1e-3)
+    big = np.full((64, 2048), 1.5, "float16")  # the batch sum overflows float16
+    np.testing.assert_allclose(_np(ActivityL1(0.3)(big)), 0.3 * 1.5 * 64 * 2048, rtol=1e-3)

@@ -63,6 +63,9 @@ class KLSparsity(keras.regularizers.Regularizer):
 
     def __call__(self, x):
         x = ops.convert_to_tensor(x)
+        if x.dtype in ("float16", "bfloat16"):
+            # Mixed precision: sum (and clip) in float32; 1 - 1e-7 is 1 in float16.
+            x = ops.cast(x, "float32")
         dtype = x.dtype
         if len(x.shape) < 2:
             x = ops.reshape(x, (-1, 1))
