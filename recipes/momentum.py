@@ -37,9 +37,9 @@ def main(argv=None):
     def grad(ws):
         return [A @ ws[0]]
 
-    lrs = np.geomspace(1e-3, 2.0 / kappa, 12 if args.quick else 24)
+    lrs = np.geomspace(4e-3, 2.0 / kappa, 8 if args.quick else 24)
     momenta = [0.5, 0.7, 0.9]
-    mom_lrs = np.geomspace(1e-3, 0.2, len(lrs))
+    mom_lrs = np.geomspace(4e-3, 0.2, len(lrs))
     grids = {
         "SGD": [dict(learning_rate=lr) for lr in lrs],
         "Momentum": [dict(learning_rate=lr, momentum=m) for lr, m in itertools.product(mom_lrs, momenta)],
@@ -50,6 +50,10 @@ def main(argv=None):
         "Momentum": kerasreg.optimizers.Momentum,
         "Nesterov": kerasreg.optimizers.Nesterov,
     }
+
+    def done(ws):
+        value = loss(ws[0])
+        return not np.isfinite(value) or value < tol or value > 1e6
 
     def steps_to_tol(path):
         for i, ws in enumerate(path):
@@ -62,7 +66,7 @@ def main(argv=None):
     for name, grid in grids.items():
         results = []
         for kwargs in grid:
-            path = experiment.trajectory(classes[name](**kwargs), [w0], grad, max_steps)
+            path = experiment.trajectory(classes[name](**kwargs), [w0], grad, max_steps, stop=done)
             results.append((steps_to_tol(path), kwargs, path))
         steps, kwargs, path = min(results, key=lambda r: r[0])
         best[name] = (steps, kwargs, path)

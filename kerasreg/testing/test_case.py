@@ -20,7 +20,7 @@ class TestCase(unittest.TestCase):
         np.testing.assert_allclose(np.asarray(actual), np.asarray(desired), rtol=rtol, atol=atol, err_msg=msg)
 
 
-def optimizer_trajectory(optimizer, initial, grad_fn, steps):
+def optimizer_trajectory(optimizer, initial, grad_fn, steps, stop=None):
     """Run ``steps`` optimizer updates eagerly and record the weights.
 
     Args:
@@ -29,10 +29,12 @@ def optimizer_trajectory(optimizer, initial, grad_fn, steps):
         grad_fn: ``f(list of numpy weights) -> list of numpy gradients``,
             written in numpy by the test (the gradient of the test problem).
         steps: number of updates.
+        stop: optional ``f(list of numpy weights) -> bool``; the run ends
+            early (after recording) once it returns True.
 
     Returns:
-        A list of ``steps + 1`` lists of numpy arrays: the weights before any
-        update and after each one.
+        A list of (at most) ``steps + 1`` lists of numpy arrays: the weights
+        before any update and after each one.
     """
     variables = [keras.Variable(np.array(w, dtype="float32")) for w in initial]
     history = [[np.array(v) for v in variables]]
@@ -40,4 +42,6 @@ def optimizer_trajectory(optimizer, initial, grad_fn, steps):
         grads = grad_fn([np.array(v) for v in variables])
         optimizer.apply([keras.ops.convert_to_tensor(np.asarray(g, "float32")) for g in grads], variables)
         history.append([np.array(v) for v in variables])
+        if stop is not None and stop(history[-1]):
+            break
     return history

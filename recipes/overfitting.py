@@ -1,0 +1,139 @@
+"""The flagship: a 5x100 MLP overfits, and each regularizer of the lecture shrinks the train/validation gap.
+
+The lecture: "Fitting a deep neural network with 5 layers and 100 neurons per
+layer can lead to a very good prediction on the training set but poor
+prediction on validation set."  We train exactly that MLP on a small part of
+the embedded handwritten digits until it memorizes them, then train it again
+with each regularizer of the lecture — L2 and L1 norm penalties, a norm
+constraint, dropout, early stopping, data augmentation, weight noise and label
+noise — and measure how much each one shrinks the generalization gap, the
+difference between validation and training cross-entropy (computed from the
+predictions, so the penalties themselves are not counted).
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import keras  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import kerasreg  # noqa: E402
+from kerasreg import experiment  # noqa: E402
+
+CLAIM = "A 5x100 MLP overfits a small training set; every regularizer of the lecture shrinks its validation-minus-training loss gap."
+
+HIDDEN, WIDTH = 5, 100
+
+
+def build_mlp(info, variant, seed):
+    """The lecture's 5-layer, 100-unit MLP, with the variant's regularizer."""
+    keras.utils.set_random_seed(seed)
+    constraint = kerasreg.constraints.L2Ball(max_norm=1.0, axis=0) if variant == "norm_constraint" else None
+    layers = [keras.Input(info.input_shape), keras.layers.Flatten()]
+    if variant == "dropout":
+        layers.append(kerasreg.layers.Dropout(0.2, seed=seed))  # the lecture: keep 0.8 of the inputs
+    for i in range(HIDDEN):
+        dense = keras.layers.Dense(WIDTH, activation="relu", kernel_constraint=constraint)
+        layers.append(kerasreg.layers.WeightNoise(dense, stddev=0.1, seed=seed + i) if variant == "weight_noise" else dense)
+        if variant == "dropout":
+            layers.append(kerasreg.layers.Dropout(0.5, seed=seed + 10 + i))  # keep 0.5 of hidden units
+    layers.append(keras.layers.Dense(info.num_classes, kernel_constraint=constraint))
+    model = keras.Sequential(layers)
+    if variant == "l2":
+        model = kerasreg.regularizers.add_penalties(model, kernel=kerasreg.regularizers.L2(5e-3))
+    elif variant == "l1":
+        model = kerasreg.regularizers.add_penalties(model, kernel=kerasreg.regularizers.L1(5e-4))
+    return model
+
+
+VARIANTS = {
+    # variant: extra options for kerasreg.data.load (training split only)
+    "baseline": {},
+    "l2": {},
+    "l1": {},
+    "norm_constraint": {},
+    "dropout": {},
+    "early_stopping": {},
+    "augmentation": {"augment": [("crop_and_pan", 0.1), ("rotate", 0.04)]},
+    "weight_noise": {},
+    "label_noise": {"label_noise": 0.2},
+}
+
+
+def cross_entropy(model, x, y):
+    logits = model.predict(x, batch_size=512, verbose=0)
+    return float(keras.ops.convert_to_numpy(
+        keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)).mean()), float(
+        np.mean(np.argmax(logits, -1) == y))
+
+
+def main(argv=None):
+    args = experiment.parse_args("overfitting", CLAIM, argv)
+    run = experiment.Run("overfitting", args, CLAIM)
+    epochs = args.epochs or (100 if args.quick else 300)
+    dataset = args.dataset or "digits"
+    # A small training set (10 %, about 180 digits) makes memorization easy.
+    split = dict(validation_split=0.7, test_split=0.2, seed=args.seed)
+    (x_tr, y_tr), (x_val, y_val), _, info = kerasreg.data.load_arrays(dataset, **split)
+    run.metric("train_examples", len(x_tr))
+    results, curves = {}, {}
+    for variant, data_options in VARIANTS.items():
+        train, val, _, _ = kerasreg.data.load(dataset, batch_size=32, **split, **data_options)
+        model = build_mlp(info, variant, args.seed)
+        model.compile(
+            optimizer=kerasreg.optimizers.Adam(1e-3),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+            jit_compile=True,
+        )
+        callbacks = kerasreg.callbacks.tensorboard_callbacks(
+            run.tensorboard_dir(variant), hparams={"variant": variant, "epochs": epochs}
+        )
+        if variant == "early_stopping":
+            stopper = kerasreg.callbacks.EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)
+            callbacks.append(stopper)
+        hist = model.fit(train, validation_data=val, epochs=epochs, verbose=args.verbose, callbacks=callbacks)
+        train_ce, train_acc = cross_entropy(model, x_tr, y_tr)
+        val_ce, val_acc = cross_entropy(model, x_val, y_val)
+        results[variant] = dict(train_loss=train_ce, val_loss=val_ce, gap=val_ce - train_ce,
+                                train_acc=train_acc, val_acc=val_acc, epochs=len(hist.history["loss"]))
+        if variant == "early_stopping":
+            results[variant]["best_epoch"] = int(stopper.best_epoch)
+        curves[variant] = (hist.history["loss"], hist.history["val_loss"])
+        run.metric(f"gap/{variant}", results[variant]["gap"])
+        run.metric(f"val_accuracy/{variant}", val_acc)
+        print(f"  {variant:<16} gap {val_ce - train_ce:.3f}  train acc {train_acc:.3f}  val acc {val_acc:.3f}")
+
+    base = results["baseline"]
+    run.check("the 5x100 MLP overfits: training accuracy >= 0.99", value=base["train_acc"], threshold=0.99, op=">=")
+    run.check("the baseline's validation loss exceeds its training loss by > 0.2", value=base["gap"], threshold=0.2, op=">")
+    for variant in VARIANTS:
+        if variant != "baseline":
+            run.check(f"{variant} shrinks the gap", value=results[variant]["gap"], threshold=base["gap"], op="<")
+    run.table(
+        "Generalization gap (validation minus training cross-entropy) per regularizer",
+        ["variant", "train loss", "val loss", "gap", "gap shrunk by", "train acc", "val acc", "epochs"],
+        [[v, r["train_loss"], r["val_loss"], r["gap"], f"{100 * (1 - r['gap'] / base['gap']):.0f} %",
+          r["train_acc"], r["val_acc"], r["epochs"]] for v, r in results.items()],
+    )
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for variant, (tr, va) in curves.items():
+        line, = axes[0].plot(va, label=variant)
+        axes[0].plot(tr, color=line.get_color(), ls=":", lw=0.8)
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("loss (dotted: training, solid: validation)")
+    axes[0].set_ylim(0, max(2.0, base["val_loss"] * 1.2))
+    axes[0].legend(fontsize=7)
+    names = list(results)
+    axes[1].barh(names, [results[v]["gap"] for v in names], color=["tab:red"] + ["tab:blue"] * (len(names) - 1))
+    axes[1].set_xlabel("validation minus training cross-entropy")
+    axes[1].invert_yaxis()
+    run.figure("overfitting.png", fig, "Left: loss curves. Right: the generalization gap of each variant (red: no regularization).")
+    run.finish()
+    return run
+
+
+if __name__ == "__main__":
+    main()
