@@ -18,7 +18,9 @@ each ``fit`` for ``EPOCHS`` epochs; a last callback records the wall time
 between consecutive epoch ends, so every epoch's time includes the monitors'
 epoch-end work.  The first epoch of each ``fit`` (tracing, compilation) is
 dropped.  Reported: the median epoch time per variant and its ratio to the
-median of the baseline.  Goals: gradient monitor every step <= 1.15, weight
+median of the baseline; ``none_repeat``, a second identical baseline,
+shows the noise floor of the machine (on a shared, loaded machine it can be
+far from 1, and then so are the other ratios).  Goals: gradient monitor every step <= 1.15, weight
 noise <= 1.15, curvature (20 iterations per epoch) <= 1.3.
 
 Writes ``benchmarks/results/callbacks.json``.
@@ -86,6 +88,8 @@ def main():
 
     variants = {
         "none": (False, lambda: []),
+        # a second, identical baseline: its ratio to "none" is the noise floor
+        "none_repeat": (False, lambda: []),
         "gradient_monitor": (False, lambda: [GradientMonitor(every_n_steps=1, log_dir=log_root)]),
         "curvature_monitor": (False, lambda: [CurvatureMonitor(fixed_x, fixed_y, iterations=20,
                                                                log_dir=log_root)]),
@@ -124,6 +128,8 @@ def main():
         "keras": keras.__version__,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
+        "noise_floor_ratio": ratios["none_repeat"],
         "steps_per_epoch": int(np.ceil(len(x) / BATCH)),
         "rounds": ROUNDS,
         "epochs_timed_per_round": EPOCHS - 1,
