@@ -67,6 +67,7 @@ def test_one_replica_equals_model_fit():
         np.testing.assert_allclose(history.history[k], expected.history[k], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_two_replicas_uneven_batches_equal_one_replica():
     """Global batch 7 splits 4 + 3 over the replicas; the last batch (5) 3 + 2.
     Scaling each replica's loss by the global batch size keeps the summed
@@ -86,6 +87,7 @@ def test_two_replicas_uneven_batches_equal_one_replica():
     assert len(history.history["loss"]) == 3
 
 
+@pytest.mark.slow
 def test_callbacks_early_stopping_checkpoint_and_validation(tmp_path):
     from kerasreg.distribute import cpu_mirrored_strategy, fit
 
