@@ -150,6 +150,7 @@ def _conv_model(bn):
     return keras.Model(inputs, keras.layers.Dense(1)(h))
 
 
+@pytest.mark.slow
 def test_fit_under_xla_equals_keras_after_conv_and_dense():
     rng = np.random.default_rng(4)
     x = rng.normal(size=(32, 6, 6, 2)).astype("float32")
@@ -216,6 +217,7 @@ def _replica_case(synchronized):
                 kwargs={"momentum": 0.7, "synchronized": synchronized})
 
 
+@pytest.mark.slow
 @pytest.mark.tf_only
 def test_plain_batch_norm_under_two_replicas_differs_but_synchronized_does_not():
     from kerasreg.distribute import cpu_mirrored_strategy
