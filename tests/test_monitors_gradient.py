@@ -153,3 +153,32 @@ def test_bad_arguments():
         GradientMonitor(explode_threshold=1.0, vanish_threshold=2.0)
     with pytest.raises(TypeError, match="subdir"):
         GradientMonitor(subdir=3)
+
+
+class DiagVector(keras.layers.Layer):
+    """h -> diag(w) h applied n times, w one 2-vector variable."""
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        self.n = n
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(2,), initializer=keras.initializers.Constant([1.0, 2.0]), name="w")
+
+    def call(self, x):
+        for _ in range(self.n):
+            x = x * self.w
+        return x
+
+
+def test_norm_of_huge_but_finite_gradient_does_not_overflow(tmp_path):
+    # n = 100, a = 1, b = 2: grad = [100, 100 * 2^99] ~ 6.3e31, finite in float32,
+    # but its square (4e63) is not: the norm must still be finite and exact.
+    n = 100
+    model = keras.Sequential([keras.Input((2,)), DiagVector(n, name="diag")], name="lecture")
+    model.compile(keras.optimizers.SGD(1e-30), loss=lambda y, p: ops.sum(p, axis=-1))
+    monitor = GradientMonitor(every_n_steps=1, log_dir=tmp_path)
+    model.fit(np.ones((1, 2), "float32"), np.zeros((1, 2), "float32"), epochs=1, verbose=0, callbacks=[monitor])
+    closed = np.hypot(float(n), n * 2.0 ** (n - 1))
+    assert monitor.history[-1]["global"][0] == pytest.approx(closed, rel=1e-5)
+    assert monitor.verdict == "exploding"
