@@ -1,0 +1,109 @@
+"""Early stopping: the best epoch, and training time as a hyperparameter (Algorithms 7.2 and 7.3).
+
+The lecture: "terminate while validation set performance is better", and
+"training time can be treated as a hyperparameter".  We train the 5x100 MLP on
+part of the training data with ``kerasreg.callbacks.EarlyStopping`` validating
+on the other part, compare the validation loss at the best epoch with a run
+that trains to the end, and then use the best training time in the two ways of
+Goodfellow et al., Deep Learning, section 7.8:
+
+* Algorithm 7.2 (``retrain_for_best_steps``): retrain a fresh model on all the
+  training data (both parts) for the best number of steps;
+* Algorithm 7.3 (``continue_until_validation_below``): keep the early-stopped
+  weights and continue on all the data until the loss on the validation part
+  falls below the training loss at the early-stopping point.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import keras  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import kerasreg  # noqa: E402
+from kerasreg import experiment  # noqa: E402
+
+CLAIM = ("Early stopping returns the weights of the best validation epoch, with lower validation loss than "
+         "training to the end; retraining on all the training data for that many steps (Alg. 7.2) beats the "
+         "early-stopped model on test, and continuing (Alg. 7.3) brings the validation-part loss below the "
+         "early-stopping training loss.")
+
+
+def build_model(info, seed):
+    def build():
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([keras.Input(info.input_shape)]
+                                 + [keras.layers.Dense(100, activation="relu") for _ in range(5)]
+                                 + [keras.layers.Dense(info.num_classes)])
+        model.compile(optimizer=kerasreg.optimizers.Adam(1e-3),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+        return model
+    return build
+
+
+def main(argv=None):
+    args = experiment.parse_args("early_stopping", CLAIM, argv)
+    run = experiment.Run("early_stopping", args, CLAIM)
+    max_epochs = args.epochs or (60 if args.quick else 150)
+    patience = 8
+    (x_sub, y_sub), (x_valid, y_valid), (x_test, y_test), info = kerasreg.data.load_arrays(
+        args.dataset or "digits", validation_split=0.2, test_split=0.6, seed=args.seed, flatten=True)
+    build = build_model(info, args.seed)
+
+    # Early stopping vs training to the end, same initial weights.
+    full = build()
+    full_hist = full.fit(x_sub, y_sub, validation_data=(x_valid, y_valid), epochs=max_epochs, verbose=0,
+                         callbacks=kerasreg.callbacks.tensorboard_callbacks(run.tensorboard_dir("no_stopping"),
+                                                                            hparams={"early_stopping": False}))
+    stopped = build()
+    stopper = kerasreg.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    stopped.fit(x_sub, y_sub, validation_data=(x_valid, y_valid), epochs=max_epochs, verbose=0,
+                callbacks=[stopper, *kerasreg.callbacks.tensorboard_callbacks(
+                    run.tensorboard_dir("early_stopping"), hparams={"early_stopping": True})])
+    val_best = stopped.evaluate(x_valid, y_valid, verbose=0)[0]
+    val_end = full.evaluate(x_valid, y_valid, verbose=0)[0]
+    run.metric("best_epoch", int(stopper.best_epoch))
+    run.metric("stopped_epoch", int(stopper.stopped_epoch))
+    run.metric("val_loss/best_epoch", val_best)
+    run.metric("val_loss/trained_to_end", val_end)
+    run.check("the best epoch comes before the last", value=stopper.best_epoch + 1, threshold=max_epochs, op="<")
+    run.check("restored weights: validation loss below training to the end", value=val_best, threshold=val_end, op="<")
+
+    # Algorithm 7.2 and 7.3.
+    test_stopped = stopped.evaluate(x_test, y_test, verbose=0)
+    retrained, info72 = kerasreg.callbacks.retrain_for_best_steps(
+        build, x_sub, y_sub, x_valid, y_valid, max_epochs=max_epochs, patience=patience)
+    test_72 = retrained.evaluate(x_test, y_test, verbose=0)
+    continued, info73 = kerasreg.callbacks.continue_until_validation_below(
+        build(), x_sub, y_sub, x_valid, y_valid, max_epochs=max_epochs, patience=patience,
+        max_extra_epochs=max_epochs)
+    test_73 = continued.evaluate(x_test, y_test, verbose=0)
+    run.metric("alg72/best_steps", int(info72["best_steps"]))
+    run.metric("test_loss/early_stopped", test_stopped[0])
+    run.metric("test_loss/alg72", test_72[0])
+    run.metric("test_loss/alg73", test_73[0])
+    run.metric("alg73/extra_epochs", int(info73["extra_epochs"]))
+    run.check("Alg. 7.2 (retrain on all data for i* steps) has lower test loss than the early-stopped model",
+              value=test_72[0], threshold=test_stopped[0], op="<")
+    run.check("Alg. 7.3 reaches validation-part loss below the stopping point's training loss",
+              value=info73["valid_losses"][-1], threshold=info73["epsilon"], op="<")
+    run.table("Test set", ["model", "test loss", "test accuracy"],
+              [["early-stopped (sub only)", test_stopped[0], test_stopped[1]],
+               [f"Alg. 7.2: retrained {info72['best_steps']} steps on all", test_72[0], test_72[1]],
+               [f"Alg. 7.3: continued {info73['extra_epochs']} epochs on all", test_73[0], test_73[1]]])
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(full_hist.history["loss"], label="training loss")
+    ax.plot(full_hist.history["val_loss"], label="validation loss")
+    ax.axvline(stopper.best_epoch, color="k", ls="--", lw=0.8, label=f"best epoch {stopper.best_epoch}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy")
+    ax.legend()
+    run.figure("early_stopping.png", fig, "The validation loss turns up while the training loss keeps falling.")
+    run.finish()
+    return run
+
+
+if __name__ == "__main__":
+    main()
