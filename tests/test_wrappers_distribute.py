@@ -13,7 +13,8 @@ from kerasreg.optimizers import GradientClipping, GradientNoise
 from kerasreg.testing.conformance import check_keras_round_trip, check_replica_equality
 from kerasreg.testing.registry import Case
 
-pytestmark = pytest.mark.tf_only
+# Each test trains 1- and 2-replica models (~20 s each on 2 cores).
+pytestmark = [pytest.mark.tf_only, pytest.mark.slow]
 
 
 def test_keras_global_clipnorm_differs_across_replicas():

@@ -8,7 +8,8 @@ import pytest
 from kerasreg.callbacks import StopOnNonFinite
 from kerasreg.optimizers import GradientClipping
 
-pytestmark = pytest.mark.jax_pass
+# ~15 s per test (two fits each, the XLA one compiled).
+pytestmark = [pytest.mark.jax_pass, pytest.mark.slow]
 
 BATCH, BAD_STEP, STEPS = 4, 3, 6
 
