@@ -13,7 +13,7 @@ class TestCase(unittest.TestCase):
 
     def setUp(self):
         super().setUp()
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)
         keras.utils.set_random_seed(self.seed)
 
     def assertAllClose(self, actual, desired, rtol=1e-6, atol=1e-6, msg=""):
