@@ -1,6 +1,7 @@
 """kerasreg.augment: every op changes training images, never inference ones;
 seeded determinism; label-noise flip rate; preview PNG and TensorBoard summary."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -42,9 +43,20 @@ def test_lecture_six_are_keras_layers():
     assert kinds == ["RandomHue", "RandomTranslation", "RandomElasticTransform",
                      "RandomFlip", "RandomFlip", "RandomRotation"]
     assert aug.layers[3].mode == "horizontal" and aug.layers[4].mode == "vertical"
+    # elastic: kerasreg's batched subclass of Keras' layer.
+    assert isinstance(aug.layers[2], augment.RandomElasticTransform)
+    assert isinstance(aug.layers[2], keras.layers.RandomElasticTransform)
 
 
-@pytest.mark.slow  # tracing Keras' elastic transform (a loop over images and channels)
+def test_elastic_in_a_batch_each_image_its_own_distortion():
+    x = np.repeat(_images(1, size=16), 6, axis=0)
+    out = np.asarray(augment.pipeline([("elastic", 0.8)], seed=4)(x, training=True))
+    flat = out.reshape(6, -1)
+    gaps = np.abs(flat[:, None] - flat[None]).max(axis=-1) + np.eye(6)
+    assert gaps.min() > 1e-2
+
+
+@pytest.mark.slow  # traces the six Keras layers three times (~13 s on a loaded 2-core box)
 def test_same_seed_same_batch_other_seed_other_batch():
     names = list(augment.LECTURE_AUGMENTATIONS)
     x = _images(12)

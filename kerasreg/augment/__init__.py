@@ -11,6 +11,9 @@ training split only::
 
 or, simplest, ``kerasreg.data.load("digits", augment=[...])``.
 
+``elastic`` is ``RandomElasticTransform``: Keras' layer with the resampling
+batched (one gather for the whole batch) and independent x and y displacements.
+
 Label noise (the lecture's "injecting noise in output labels") is
 ``LabelNoise(epsilon, num_classes)``: flips to a uniformly chosen other class.
 
@@ -30,12 +33,14 @@ from kerasreg.augment.label_noise import LabelNoise, flip_labels
 from kerasreg.augment.names import AUGMENTATIONS, LECTURE_AUGMENTATIONS
 from kerasreg.augment.pipeline import Pipeline, pipeline
 from kerasreg.augment.preview import preview, preview_images
+from kerasreg.augment.random_elastic_transform import RandomElasticTransform
 
 __all__ = [
     "AUGMENTATIONS",
     "LECTURE_AUGMENTATIONS",
     "LabelNoise",
     "Pipeline",
+    "RandomElasticTransform",
     "flip_labels",
     "pipeline",
     "preview",

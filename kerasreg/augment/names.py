@@ -14,7 +14,9 @@ crop_and_pan       ``RandomTranslation(s, s)``: the crop window     (0, 1]      
                    leaves the frame is cropped, the rest is filled
 elastic            ``RandomElasticTransform(factor=(1, 1),          (0, 1]        1.0
                    scale=s)``: every image, displacement scale
-                   up to ``s`` (relative to the image size)
+                   up to ``s`` (relative to the image size); the
+                   kerasreg subclass of Keras' layer that resamples
+                   the batch at once, with independent dx and dy
 flip_lr            ``RandomFlip("horizontal")``                     (no strength)
 flip_ud            ``RandomFlip("vertical")``                       (no strength)
 rotate             ``RandomRotation(s)``: up to ``s * 360`` degrees (0, 1]        0.1
@@ -44,6 +46,7 @@ import dataclasses
 import keras
 
 from kerasreg._validation import check_float
+from kerasreg.augment.random_elastic_transform import RandomElasticTransform
 
 __all__ = ["AUGMENTATIONS", "LECTURE_AUGMENTATIONS", "build_layer"]
 
@@ -68,7 +71,7 @@ AUGMENTATIONS = {
         lambda s, vr, seed: keras.layers.RandomTranslation(s, s, seed=seed, **_AFFINE),
         0.15),
     "elastic": _Augmentation(
-        lambda s, vr, seed: keras.layers.RandomElasticTransform(
+        lambda s, vr, seed: RandomElasticTransform(
             factor=(1.0, 1.0), scale=s, value_range=vr, seed=seed, fill_mode="constant"),
         1.0),
     "flip_lr": _Augmentation(

@@ -29,10 +29,6 @@ class _StatelessSeed(keras.random.SeedGenerator):
         return tf.random.experimental.stateless_fold_in(self._seed, self._draws)
 
 
-def _image_seed(seed, index):
-    return tf.random.experimental.stateless_fold_in(seed, tf.cast(index, "int64"))
-
-
 def _run_layer(layer, images, seed):
     """One Keras augmentation layer on a batch, every draw derived from ``seed``."""
     # The layer runs on TensorFlow here, whatever Keras' backend (as Keras'
@@ -157,19 +153,10 @@ class Pipeline:
         seed = tf.cast(seed, "int64")
         for i, layer in enumerate(self.layers):
             layer_seed = tf.random.experimental.stateless_fold_in(seed, i)
-            if isinstance(layer, keras.layers.RandomElasticTransform):
-                # Keras' elastic_transform unrolls a Python loop over a
-                # *static* batch size (taking None as 1) and the channels: a
-                # batch of unknown size would get one distortion for all, and
-                # a batch of 128 RGB images traces 384 resamplers (minutes).
-                # So it goes image by image, each with its own seed.
-                images = tf.map_fn(
-                    lambda a: _run_layer(layer, a[0][None], _image_seed(layer_seed, a[1]))[0],
-                    (images, tf.range(tf.shape(images)[0])),
-                    fn_output_signature=tf.TensorSpec(images.shape[1:], "float32"),
-                )
-            else:
-                images = _run_layer(layer, images, layer_seed)
+            # Every layer, elastic included, transforms the whole batch in one
+            # call (kerasreg's RandomElasticTransform resamples the batch at
+            # once; Keras' own unrolls a loop over images and channels).
+            images = _run_layer(layer, images, layer_seed)
         return images[0] if single else images
 
     def __call__(self, images, training=True, step=0):
