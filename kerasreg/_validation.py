@@ -10,14 +10,18 @@ works); booleans, NaN and infinities are rejected unless explicitly allowed.
 import math
 import numbers
 
-__all__ = ["check_float", "check_int", "check_choice", "check_bool", "check_learning_rate"]
+__all__ = ["check_float", "check_int", "check_choice", "check_bool", "check_learning_rate", "check_seed"]
+
+
+def _bound(x):
+    return str(x) if isinstance(x, int) else f"{x:g}"
 
 
 def _interval(low, high, low_open, high_open):
     left = "(" if low_open or low is None else "["
     right = ")" if high_open or high is None else "]"
-    lo = "-inf" if low is None else f"{low:g}"
-    hi = "inf" if high is None else f"{high:g}"
+    lo = "-inf" if low is None else _bound(low)
+    hi = "inf" if high is None else _bound(high)
     return f"{left}{lo}, {hi}{right}"
 
 
@@ -103,8 +107,23 @@ def check_bool(name, value):
     return value
 
 
+FLOAT32_TINY = 1.1754943508222875e-38  # smallest normal float32
+FLOAT32_MAX = 3.4028234663852886e38
+SEED_MAX = 2**31 - 1
+
+
 def check_learning_rate(value, name="learning_rate"):
-    """A positive finite number, or a schedule / callable (returned unchanged)."""
+    """A positive number representable in float32, or a schedule / callable.
+
+    Keras keeps the learning rate in a float32 variable: a rate that rounds
+    to 0 or to infinity there would silently change (and its saved config
+    would no longer load), so it is rejected here.
+    """
     if callable(value) or hasattr(value, "get_config"):
         return value
-    return check_float(name, value, low=0.0, low_open=True)
+    return check_float(name, value, low=FLOAT32_TINY, high=FLOAT32_MAX)
+
+
+def check_seed(value, name="seed"):
+    """``None`` or an integer seed in ``[0, 2**31 - 1]`` (what every backend's RNG takes)."""
+    return check_int(name, value, low=0, high=SEED_MAX, allow_none=True)

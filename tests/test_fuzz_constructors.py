@@ -48,27 +48,6 @@ def _numeric_params():
     return pairs
 
 
-# Findings of this test in other engineers' components, reported to the lead;
-# xfail (not strict) so that the test turns green by itself once they are fixed.
-KNOWN_ISSUES = {
-    "seed": "the layer/optimizer passes `seed` to keras.random.SeedGenerator unvalidated: "
-            "seed=1e30 raises Keras' \"out-of-range integer\" ValueError, which does not name `seed`",
-    "base_learning_rate": "Cyclical: base_learning_rate above max_learning_rate is reported as an "
-                          "error in `max_learning_rate` only (the message should name both)",
-}
-
-
-def _numeric_params_marked():
-    out = []
-    for param in _numeric_params():
-        case, name, _ = param.values
-        reason = KNOWN_ISSUES.get(name)
-        if reason and (name != "base_learning_rate" or case.name.startswith("Cyclical")):
-            param = pytest.param(*param.values, id=param.id, marks=pytest.mark.xfail(reason=reason))
-        out.append(param)
-    return out
-
-
 PARAMS = _numeric_params()
 
 
@@ -110,7 +89,7 @@ def test_always_invalid_values_are_rejected(case, name, example_value):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case, name, example_value", _numeric_params_marked())
+@pytest.mark.parametrize("case, name, example_value", PARAMS)
 def test_numbers_are_rejected_by_name_or_round_trip(case, name, example_value):
     for value in _seeds(case, name, example_value):
         _check(case, name, value, must_reject=False)
@@ -132,14 +111,11 @@ def test_numbers_are_rejected_by_name_or_round_trip(case, name, example_value):
     fuzz()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kerasreg._validation.check_learning_rate accepts a positive learning rate that is 0 in "
-    "float32; Keras stores it as 0.0 and from_config(get_config()) then rejects it. Reported "
-    "to the lead (the check belongs in _validation.py)."))
 def test_learning_rate_below_float32_is_rejected():
+    # Keras keeps the rate in float32: 1e-50 would become 0.0 and its config would not load.
     from kerasreg.testing.registry import get_case
 
-    _check(get_case("SGD"), "learning_rate", 1e-50, must_reject=False)
+    _check(get_case("SGD"), "learning_rate", 1e-50, must_reject=True)
 
 
 def test_example_arguments_round_trip():

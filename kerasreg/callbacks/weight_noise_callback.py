@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kerasreg._validation import check_float, check_int
+from kerasreg._validation import check_float, check_seed
 
 
 def _walk(layer):
@@ -73,7 +73,7 @@ class WeightNoiseCallback(keras.callbacks.Callback):
         if schedule is not None and not callable(schedule):
             raise TypeError(f"`schedule` must be a callable epoch -> stddev or None, got {schedule!r}.")
         self.schedule = schedule
-        self.seed = check_int("seed", seed, allow_none=True)
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._sigma = keras.Variable(self.stddev, trainable=False, dtype="float32", name="weight_noise_stddev")
 

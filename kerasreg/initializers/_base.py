@@ -4,7 +4,7 @@ import random
 
 import keras
 
-from kerasreg._validation import check_int
+from kerasreg._validation import check_seed
 
 
 def compute_fans(shape):
@@ -40,7 +40,7 @@ class SeededInitializer(keras.initializers.Initializer):
     """
 
     def __init__(self, seed=None):
-        self.seed = check_int("seed", seed, low=0, allow_none=True)
+        self.seed = check_seed(seed)
         self._seed = self.seed if self.seed is not None else random.randint(1, 10**9)
 
     def get_config(self):

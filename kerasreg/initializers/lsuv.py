@@ -6,7 +6,7 @@ import math
 import keras
 import numpy as np
 
-from kerasreg._validation import check_float, check_int
+from kerasreg._validation import check_float, check_int, check_seed
 
 __all__ = ["LSUVLayerReport", "lsuv_initialize"]
 
@@ -99,7 +99,7 @@ def lsuv_initialize(model, x, tol=0.1, max_iter=10, orthonormal=True, seed=None)
     """
     tol = check_float("tol", tol, low=0.0, low_open=True)
     max_iter = check_int("max_iter", max_iter, low=1)
-    seed = check_int("seed", seed, low=0, allow_none=True)
+    seed = check_seed(seed)
     if not isinstance(model, keras.Model) or not model.built:
         raise ValueError(f"`model` must be a built keras.Model, got {model!r}.")
     try:

@@ -2,7 +2,7 @@
 
 import keras
 
-from kerasreg._validation import check_int
+from kerasreg._validation import check_seed
 
 
 class KernelWrapper(keras.layers.Wrapper):
@@ -20,7 +20,7 @@ class KernelWrapper(keras.layers.Wrapper):
         if not isinstance(layer, keras.layers.Layer):
             raise TypeError(f"`layer` must be a keras Layer, got {layer!r}.")
         super().__init__(layer, **kwargs)
-        self.seed = check_int("seed", seed, allow_none=True)
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def build(self, input_shape=None):

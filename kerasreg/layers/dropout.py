@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kerasreg._validation import check_choice, check_float, check_int
+from kerasreg._validation import check_choice, check_float, check_int, check_seed
 from kerasreg.api_export import kerasreg_export
 from kerasreg.layers import _sampling
 
@@ -95,7 +95,7 @@ class Dropout(keras.layers.Layer):
         self.rate = check_float("rate", rate, 0.0, 1.0, high_open=True)
         self.scaling = check_choice("scaling", scaling, SCALINGS)
         self.noise_shape = check_noise_shape(noise_shape)
-        self.seed = check_int("seed", seed, allow_none=True)
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.supports_masking = True
         self.built = True

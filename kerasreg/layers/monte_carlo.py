@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from kerasreg._validation import check_int
+from kerasreg._validation import check_int, check_seed
 from kerasreg.layers import _sampling
 
 __all__ = ["monte_carlo_predict"]
@@ -78,7 +78,7 @@ def monte_carlo_predict(model, x, samples=100, batch_size=None, seed=None):
     """
     samples = check_int("samples", samples, low=1)
     batch_size = check_int("batch_size", batch_size, low=1, allow_none=True)
-    seed = check_int("seed", seed, allow_none=True)
+    seed = check_seed(seed)
     if not isinstance(model, keras.layers.Layer):
         raise TypeError(f"`model` must be a Keras model or layer, got {model!r}.")
     sampled = [layer for layer in _walk(model) if getattr(layer, "_monte_carlo", False)]

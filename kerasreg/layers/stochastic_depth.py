@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kerasreg._validation import check_float, check_int
+from kerasreg._validation import check_float, check_seed
 from kerasreg.api_export import kerasreg_export
 from kerasreg.layers import _sampling
 
@@ -48,7 +48,7 @@ class StochasticDepth(keras.layers.Layer):
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = check_float("rate", rate, 0.0, 1.0, high_open=True)
-        self.seed = check_int("seed", seed, allow_none=True)
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.built = True
 

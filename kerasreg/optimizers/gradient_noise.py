@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kerasreg._validation import check_float, check_int
+from kerasreg._validation import check_float, check_seed
 from kerasreg.api_export import kerasreg_export
 from kerasreg.optimizers.optimizer_wrapper import OptimizerWrapper
 
@@ -48,7 +48,7 @@ class GradientNoise(OptimizerWrapper):
         super().__init__(optimizer, name=name, **kwargs)
         self.eta = check_float("eta", eta, low=0.0, low_open=True)
         self.gamma = check_float("gamma", gamma, low=0.0)
-        self.seed = check_int("seed", seed, low=0, allow_none=True)
+        self.seed = check_seed(seed)
         with keras.name_scope(self.name, caller=self):
             self.seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
         self._track_variable(self.seed_generator.state)

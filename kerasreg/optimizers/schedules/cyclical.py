@@ -48,9 +48,12 @@ class Cyclical(keras.optimizers.schedules.LearningRateSchedule):
                  gamma=1.0, name="Cyclical"):
         super().__init__()
         self.base_learning_rate = check_float("base_learning_rate", base_learning_rate, low=0.0, low_open=True)
-        self.max_learning_rate = check_float(
-            "max_learning_rate", max_learning_rate, low=self.base_learning_rate, low_open=True
-        )
+        self.max_learning_rate = check_float("max_learning_rate", max_learning_rate, low=0.0, low_open=True)
+        if self.max_learning_rate <= self.base_learning_rate:
+            raise ValueError(
+                f"`max_learning_rate` must be above `base_learning_rate`; got "
+                f"max_learning_rate={max_learning_rate!r} <= base_learning_rate={base_learning_rate!r}."
+            )
         self.step_size = check_int("step_size", step_size, low=1)
         self.mode = check_choice("mode", mode, self.MODES)
         self.gamma = check_float("gamma", gamma, low=0.0, high=1.0, low_open=True)
