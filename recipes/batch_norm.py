@@ -1,0 +1,186 @@
+"""Batch normalization speeds up learning of a deep MLP, and at test time uses the running averages, not the batch's statistics.
+
+The lecture: each hidden layer changes the distribution of the next layer's
+inputs, which slows learning (internal covariate shift).  Batch
+normalization normalizes each unit over the mini-batch, H' = (H - mu) / sigma
+with sigma = sqrt(1/m sum_i (H - mu)_i^2 + delta), and outputs
+gamma H' + beta.  At test time "the model needs to be evaluated on a single
+example": mu and sigma are replaced by running averages collected during
+training.
+
+Part 1 trains the same deep ReLU MLP on the embedded digits with and without
+``kerasreg.layers.BatchNormalization`` after every hidden Dense layer, each at
+its best learning rate of the same SGD grid, and counts the epochs each needs
+to reach a target validation accuracy.  Part 2 takes the trained BN network and
+recomputes its outputs in numpy: in inference mode they must equal a forward
+pass that uses each layer's moving mean and variance, and differ from the
+training-mode outputs on a small batch (which use that batch's own mean and
+variance, also recomputed in numpy).
+"""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import keras  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import kerasreg  # noqa: E402
+from kerasreg import experiment  # noqa: E402
+
+CLAIM = ("With batch normalization a deep MLP reaches the target validation accuracy in fewer epochs "
+         "(each variant at its best SGD learning rate); in inference mode the BN network computes "
+         "with the moving mean and variance, not the batch's.")
+
+DEPTH, WIDTH = 8, 64
+TARGET = 0.9
+BN_MOMENTUM = 0.9  # running averages over ~10 steps: short runs need them settled within an epoch
+
+
+def build_mlp(batch_norm, input_dim, num_classes, seed):
+    """DEPTH x WIDTH ReLU MLP; with BN: Dense (no bias, beta replaces it) -> BN -> ReLU."""
+    keras.utils.set_random_seed(seed)
+    layers = [keras.Input((input_dim,))]
+    for i in range(DEPTH):
+        layers.append(keras.layers.Dense(WIDTH, use_bias=not batch_norm, name=f"dense_{i}"))
+        if batch_norm:
+            layers.append(kerasreg.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn_{i}"))
+        layers.append(keras.layers.ReLU(name=f"relu_{i}"))
+    layers.append(keras.layers.Dense(num_classes, name="logits"))
+    return keras.Sequential(layers)
+
+
+class StopAtTarget(keras.callbacks.Callback):
+    """Stop once validation accuracy reaches the target (the count is all we need)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs and logs.get("val_accuracy", 0.0) >= TARGET:
+            self.model.stop_training = True
+
+
+class MovingStatistics(keras.callbacks.Callback):
+    """The moving mean and variance of the first BN layer after every epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.means, self.variances = [], []
+
+    def on_epoch_end(self, epoch, logs=None):
+        bn = self.model.get_layer("bn_0")
+        self.means.append(keras.ops.convert_to_numpy(bn.moving_mean).copy())
+        self.variances.append(keras.ops.convert_to_numpy(bn.moving_variance).copy())
+
+
+def numpy_forward(model, x, batch_statistics):
+    """The BN network's forward pass in numpy, from the docstring's formulas."""
+    h = np.asarray(x, "float64")
+    for i in range(DEPTH):
+        h = h @ np.asarray(model.get_layer(f"dense_{i}").kernel, "float64")
+        bn = model.get_layer(f"bn_{i}")
+        if batch_statistics:  # training mode: this batch's mean and (biased) variance
+            mu, var = h.mean(0), h.var(0)
+        else:  # inference mode: the running averages
+            mu, var = np.asarray(bn.moving_mean, "float64"), np.asarray(bn.moving_variance, "float64")
+        sigma = np.sqrt(var + bn.epsilon)
+        h = np.asarray(bn.gamma, "float64") * (h - mu) / sigma + np.asarray(bn.beta, "float64")
+        h = np.maximum(h, 0.0)
+    out = model.get_layer("logits")
+    return h @ np.asarray(out.kernel, "float64") + np.asarray(out.bias, "float64")
+
+
+def main(argv=None):
+    args = experiment.parse_args("batch_norm", CLAIM, argv)
+    run = experiment.Run("batch_norm", args, CLAIM)
+    epochs = args.epochs or (12 if args.quick else 40)
+    lrs = [0.03, 0.1, 0.3] if args.quick else [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
+    (x_tr, y_tr), (x_val, y_val), _, info = kerasreg.data.load_arrays(
+        "digits", flatten=True, seed=args.seed)
+    run.metric("train_examples", len(x_tr))
+
+    results, best = {}, {}
+    for variant in ("plain", "batch_norm"):
+        rows = []
+        for lr in lrs:
+            model = build_mlp(variant == "batch_norm", x_tr.shape[1], info.num_classes, args.seed)
+            model.compile(optimizer=kerasreg.optimizers.Momentum(lr, momentum=0.9),
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                          metrics=["accuracy"], jit_compile=True, steps_per_execution=8)
+            moving = MovingStatistics() if variant == "batch_norm" else None
+            callbacks = kerasreg.callbacks.tensorboard_callbacks(
+                run.tensorboard_dir(f"{variant}_lr{lr:g}"), hparams={"variant": variant, "learning_rate": lr})
+            callbacks += [StopAtTarget()] + ([moving] if moving else [])
+            hist = model.fit(x_tr, y_tr, validation_data=(x_val, y_val), batch_size=32, epochs=epochs,
+                             verbose=args.verbose, callbacks=callbacks)
+            acc = np.nan_to_num(np.array(hist.history["val_accuracy"]))
+            reached = int(np.argmax(acc >= TARGET)) + 1 if np.any(acc >= TARGET) else math.inf
+            rows.append(dict(lr=lr, epochs=reached, best_acc=float(acc.max()), curve=acc,
+                             model=model, moving=moving))
+            print(f"  {variant:<10} lr {lr:<6g} epochs to {TARGET}: {reached}  best val acc {acc.max():.3f}")
+        results[variant] = rows
+        best[variant] = min(rows, key=lambda r: (r["epochs"], -r["best_acc"]))
+        run.metric(f"epochs_to_target/{variant}", best[variant]["epochs"])
+        run.metric(f"best_learning_rate/{variant}", best[variant]["lr"])
+        run.metric(f"epochs_to_target_per_lr/{variant}", [r["epochs"] for r in rows])
+
+    plain_epochs = best["plain"]["epochs"] if math.isfinite(best["plain"]["epochs"]) else epochs + 1
+    run.check(f"with BN the validation accuracy reaches {TARGET}", value=best["batch_norm"]["epochs"],
+              threshold=epochs, op="<=")
+    run.check("with BN: fewer epochs to the target than without (never: budget + 1)",
+              value=best["batch_norm"]["epochs"], threshold=plain_epochs, op="<")
+    run.table(f"Epochs to validation accuracy {TARGET} (budget {epochs}; inf = never), SGD with momentum 0.9",
+              ["learning rate", "plain", "batch norm"],
+              [[f"{p['lr']:g}", p["epochs"], b["epochs"]] for p, b in zip(results["plain"], results["batch_norm"])])
+
+    # Part 2: test time uses the running averages.
+    model = best["batch_norm"]["model"]
+    x_small = x_val[:8]
+    inference = keras.ops.convert_to_numpy(model(x_small, training=False))
+    reference = numpy_forward(model, x_small, batch_statistics=False)
+    err_inference = float(np.max(np.abs(inference - reference)))
+    expected_training = numpy_forward(model, x_small, batch_statistics=True)
+    training = keras.ops.convert_to_numpy(model(x_small, training=True))  # (also updates the moving averages)
+    err_training = float(np.max(np.abs(training - expected_training)))
+    gap = float(np.max(np.abs(training - inference)))
+    run.metric("inference_vs_numpy_moving_stats_max_abs", err_inference)
+    run.metric("training_vs_numpy_batch_stats_max_abs", err_training)
+    run.metric("training_vs_inference_max_abs", gap)
+    run.check("inference mode = numpy with the moving mean/variance (max abs difference of the logits)",
+              value=err_inference, threshold=1e-3, op="<")
+    run.check("training mode = numpy with the batch's own mean/variance (max abs difference)",
+              value=err_training, threshold=1e-3, op="<")
+    run.check("on a batch of 8, training-mode logits differ from inference-mode logits by > 0.1",
+              value=gap, threshold=0.1, op=">")
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
+    for variant, color in (("plain", "tab:red"), ("batch_norm", "tab:blue")):
+        for r in results[variant]:
+            is_best = r is best[variant]
+            axes[0].plot(np.arange(1, len(r["curve"]) + 1), r["curve"], color=color,
+                         alpha=1.0 if is_best else 0.3, lw=2 if is_best else 1,
+                         label=f"{variant} lr {r['lr']:g}" + (" (best)" if is_best else ""))
+    axes[0].axhline(TARGET, color="grey", ls="--")
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("validation accuracy")
+    axes[0].set_title(f"{DEPTH}x{WIDTH} ReLU MLP (training stops at the target)")
+    axes[0].legend(fontsize=6)
+    moving = best["batch_norm"]["moving"]
+    means, variances = np.array(moving.means), np.array(moving.variances)
+    steps = np.arange(1, len(means) + 1)
+    for u in range(6):
+        axes[1].plot(steps, means[:, u], "o-", ms=3)
+        axes[2].plot(steps, variances[:, u], "o-", ms=3)
+    axes[1].set_title("bn_0 moving mean (6 units)")
+    axes[2].set_title("bn_0 moving variance (6 units)")
+    for ax in axes[1:]:
+        ax.set_xlabel("epoch")
+    run.figure("batch_norm.png", fig,
+               "Left: validation accuracy per epoch for every learning rate (bold: each variant's best). "
+               "Middle and right: the running averages the BN network uses at test time.")
+    run.finish()
+    return run
+
+
+if __name__ == "__main__":
+    main()
