@@ -61,13 +61,13 @@ class StopAtTarget(keras.callbacks.Callback):
 
 
 class MovingStatistics(keras.callbacks.Callback):
-    """The moving mean and variance of the first BN layer after every epoch."""
+    """The moving mean and variance of the first BN layer, every `steps_per_execution` steps."""
 
     def __init__(self):
         super().__init__()
         self.means, self.variances = [], []
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_train_batch_end(self, batch, logs=None):
         bn = self.model.get_layer("bn_0")
         self.means.append(keras.ops.convert_to_numpy(bn.moving_mean).copy())
         self.variances.append(keras.ops.convert_to_numpy(bn.moving_variance).copy())
@@ -169,12 +169,12 @@ def main(argv=None):
     means, variances = np.array(moving.means), np.array(moving.variances)
     steps = np.arange(1, len(means) + 1)
     for u in range(6):
-        axes[1].plot(steps, means[:, u], "o-", ms=3)
-        axes[2].plot(steps, variances[:, u], "o-", ms=3)
+        axes[1].plot(steps, means[:, u])
+        axes[2].plot(steps, variances[:, u])
     axes[1].set_title("bn_0 moving mean (6 units)")
     axes[2].set_title("bn_0 moving variance (6 units)")
     for ax in axes[1:]:
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("training step (x 8)")
     run.figure("batch_norm.png", fig,
                "Left: validation accuracy per epoch for every learning rate (bold: each variant's best). "
                "Middle and right: the running averages the BN network uses at test time.")

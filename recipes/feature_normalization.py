@@ -147,7 +147,7 @@ def main(argv=None):
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
     for variant, color in (("raw", "tab:red"), ("normalized", "tab:blue")):
         c = curves[(variant, best[variant]["learning_rate"])]
-        axes[0].semilogy(np.arange(1, len(c) + 1), c, color=color,
+        axes[0].semilogy(np.arange(1, len(c) + 1), c, "o-", ms=4, color=color,
                          label=f"{variant} (lr {best[variant]['learning_rate']:.2g})")
     axes[0].axhline(target, color="grey", ls="--", label="target")
     axes[0].set_xlabel("epoch")
