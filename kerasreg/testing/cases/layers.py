@@ -6,8 +6,9 @@ Dense(3)`` unless it wraps a layer, where ``build_model`` puts the wrapped
 """
 
 import keras
+import numpy as np
 
-from kerasreg import layers
+from kerasreg import augment, layers
 from kerasreg.testing.registry import Case, register
 
 register(
@@ -109,5 +110,41 @@ register(
         replica_kwargs={"stddev": 0.0},
         build_model=_wrapped_model,
         bad=[({"stddev": -0.1}, "stddev"), ({"layer": 3}, "layer")],
+    )
+)
+
+
+def _image_data(n):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.1, 0.9, (n, 6, 6, 1)).astype("float32")
+    y = (x[:, :3].mean(axis=(1, 2, 3)) > 0.5).astype("int32") + (x[:, 0, 0, 0] > 0.8)
+    return x, y.astype("int32")
+
+
+def _augment_model(component):
+    inputs = keras.Input((6, 6, 1))
+    h = keras.layers.Flatten()(component(inputs))
+    outputs = keras.layers.Dense(3)(h)
+    return keras.Model(inputs, outputs), keras.optimizers.SGD(learning_rate=0.05)
+
+
+register(
+    Case(
+        name="RandomElasticTransform",
+        kind="layer",
+        cls=augment.RandomElasticTransform,
+        # Keras stores a float factor as its (min, max) range: given as a pair here.
+        kwargs={"factor": (0.7, 0.7), "scale": (0.3, 0.9), "fill_mode": "wrap",
+                "value_range": (0.0, 1.0), "seed": 4},
+        # A random warp per training step: the compared runs match only
+        # without it (scale 0: identity, no random draws).
+        replica_kwargs={"scale": 0.0, "value_range": (0.0, 1.0)},
+        build_model=_augment_model,
+        data=_image_data,
+        bad=[({"fill_mode": "bogus"}, "fill_mode"),
+             ({"interpolation": "bicubic"}, "interpolation"),
+             ({"fill_value": "zero"}, "fill_value"),
+             ({"value_range": (1.0, 0.0)}, "value_range"),
+             ({"scale": 1.5}, "scale")],
     )
 )
