@@ -11,6 +11,8 @@ difference between validation and training cross-entropy (computed from the
 predictions, so the penalties themselves are not counted).
 """
 
+import contextlib
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -29,7 +31,7 @@ HIDDEN, WIDTH = 5, 100
 def build_mlp(info, variant, seed):
     """The lecture's 5-layer, 100-unit MLP, with the variant's regularizer."""
     keras.utils.set_random_seed(seed)
-    constraint = kerasreg.constraints.L2Ball(max_norm=1.0, axis=0) if variant == "norm_constraint" else None
+    constraint = kerasreg.constraints.L2Ball(max_norm=0.5, axis=0) if variant == "norm_constraint" else None
     layers = [keras.Input(info.input_shape), keras.layers.Flatten()]
     if variant == "dropout":
         layers.append(kerasreg.layers.Dropout(0.2, seed=seed))  # the lecture: keep 0.8 of the inputs
@@ -77,23 +79,31 @@ def main(argv=None):
     split = dict(validation_split=0.7, test_split=0.2, seed=args.seed)
     (x_tr, y_tr), (x_val, y_val), _, info = kerasreg.data.load_arrays(dataset, **split)
     run.metric("train_examples", len(x_tr))
+    # --strategy mirrored | multi_worker: the same recipe across devices or hosts (docs/multi_worker.md).
+    strategy = kerasreg.distribute.get_strategy(args.strategy)
     results, curves = {}, {}
     for variant, data_options in VARIANTS.items():
         train, val, _, _ = kerasreg.data.load(dataset, batch_size=32, **split, **data_options)
-        model = build_mlp(info, variant, args.seed)
-        model.compile(
-            optimizer=kerasreg.optimizers.Adam(1e-3),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-            jit_compile=True,
-        )
+        with strategy.scope() if strategy else contextlib.nullcontext():
+            model = build_mlp(info, variant, args.seed)
+            model.compile(
+                optimizer=kerasreg.optimizers.Adam(1e-3),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=["accuracy"],
+                jit_compile=strategy is None,
+                steps_per_execution=32,  # one compiled call per 32 steps: Python overhead off the loop
+            )
         callbacks = kerasreg.callbacks.tensorboard_callbacks(
             run.tensorboard_dir(variant), hparams={"variant": variant, "epochs": epochs}
         )
         if variant == "early_stopping":
             stopper = kerasreg.callbacks.EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)
             callbacks.append(stopper)
-        hist = model.fit(train, validation_data=val, epochs=epochs, verbose=args.verbose, callbacks=callbacks)
+        if args.strategy == "multi_worker":  # Keras' fit does not run under it: kerasreg's loop does
+            hist = kerasreg.distribute.fit(model, train, validation_data=val, epochs=epochs, strategy=strategy,
+                                           verbose=args.verbose, callbacks=callbacks)
+        else:
+            hist = model.fit(train, validation_data=val, epochs=epochs, verbose=args.verbose, callbacks=callbacks)
         train_ce, train_acc = cross_entropy(model, x_tr, y_tr)
         val_ce, val_acc = cross_entropy(model, x_val, y_val)
         results[variant] = dict(train_loss=train_ce, val_loss=val_ce, gap=val_ce - train_ce,

@@ -57,3 +57,19 @@ def test_cli_rejects_unknown_recipe():
 
     with pytest.raises(SystemExit, match="unknown recipe"):
         main(["run", "no_such_recipe"])
+
+
+@pytest.mark.slow
+@pytest.mark.tf_only
+def test_flagship_runs_under_a_strategy(tmp_path):
+    """--strategy mirrored: the flagship runs unchanged under tf.distribute (1 epoch, claims not asserted)."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "recipes", "overfitting.py"), "--quick", "--epochs", "1",
+         "--strategy", "mirrored", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env=env, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    metrics = json.loads((tmp_path / "overfitting" / "metrics.json").read_text())
+    assert metrics["settings"]["strategy"] == "mirrored"
+    assert metrics["metrics"]["train_examples"] > 0

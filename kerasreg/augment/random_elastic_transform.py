@@ -2,13 +2,26 @@
 
 import keras
 
-from kerasreg._validation import check_choice, check_float
+from kerasreg._validation import check_choice, check_float, check_seed
 from kerasreg.api_export import kerasreg_export
 
 __all__ = ["RandomElasticTransform"]
 
 _INTERPOLATIONS = ("nearest", "bilinear")
 _FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
+
+
+def _check_unit_range(name, value):
+    """A number in [0, 1] or a (low, high) pair of them with low <= high."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"`{name}` must be a number in [0, 1] or a (low, high) pair, got {value!r}.")
+        low = check_float(f"{name}[0]", value[0], low=0.0, high=1.0)
+        high = check_float(f"{name}[1]", value[1], low=0.0, high=1.0)
+        if low > high:
+            raise ValueError(f"`{name}` must have low <= high, got {value!r}.")
+        return
+    check_float(name, value, low=0.0, high=1.0)
 
 
 @kerasreg_export
@@ -91,6 +104,9 @@ class RandomElasticTransform(keras.layers.RandomElasticTransform):
     def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear",
                  fill_mode="reflect", fill_value=0.0, value_range=(0, 255),
                  seed=None, data_format=None, **kwargs):
+        _check_unit_range("factor", factor)
+        _check_unit_range("scale", scale)
+        check_seed(seed)
         check_choice("interpolation", interpolation, _INTERPOLATIONS)
         check_choice("fill_mode", fill_mode, _FILL_MODES)
         fill_value = check_float("fill_value", fill_value)

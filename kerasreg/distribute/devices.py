@@ -55,3 +55,24 @@ def cpu_mirrored_strategy(n=2):
     names = [d.name for d in devices[:n]]
     _STRATEGIES[n] = tf.distribute.MirroredStrategy(names)
     return _STRATEGIES[n]
+
+
+STRATEGY_NAMES = ("mirrored", "multi_worker")
+
+
+def get_strategy(name):
+    """A ``tf.distribute`` strategy by the name recipes take (``--strategy``).
+
+    ``None`` gives ``None`` (no strategy); ``"mirrored"`` a ``MirroredStrategy``
+    over the local devices; ``"multi_worker"`` a
+    ``MultiWorkerMirroredStrategy`` that reads ``TF_CONFIG`` (see
+    docs/multi_worker.md).  Train the latter with ``kerasreg.distribute.fit``:
+    Keras' ``model.fit`` does not run under it.
+    """
+    if name is None:
+        return None
+    if name not in STRATEGY_NAMES:
+        raise ValueError(f"`strategy` must be one of {STRATEGY_NAMES} or None, got {name!r}.")
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.MultiWorkerMirroredStrategy()
