@@ -38,6 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import EpochTimer  # noqa: E402  (benchmarks/ is on sys.path)
 from sklearn.datasets import load_digits  # noqa: E402
 
 from kerasreg.callbacks import (ActivationMonitor, ClippingMonitor,  # noqa: E402
@@ -49,19 +50,6 @@ EPOCHS = 4
 BATCH = 32
 GOALS = {"gradient_monitor": 1.15, "weight_noise": 1.15, "curvature_monitor": 1.3}
 
-
-class EpochTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_train_begin(self, logs=None):
-        self._last = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        now = time.perf_counter()
-        self.times.append(now - self._last)
-        self._last = now
 
 
 def make_model(weights, clipping=False):

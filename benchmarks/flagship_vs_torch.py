@@ -64,6 +64,7 @@ except ImportError:
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import EpochTimer  # noqa: E402  (benchmarks/ is on sys.path)
 import tensorflow as tf  # noqa: E402
 
 import kerasreg  # noqa: E402
@@ -83,21 +84,6 @@ SPLITS = {
 }
 STEPS_PER_EXECUTION = (1, 8, 32, "all")
 
-
-class EpochTimer(keras.callbacks.Callback):
-    """Wall time between consecutive epoch ends (the first from train begin)."""
-
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_train_begin(self, logs=None):
-        self._last = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        now = time.perf_counter()
-        self.times.append(now - self._last)
-        self._last = now
 
 
 def keras_model(info, spe):
