@@ -26,11 +26,11 @@ demo: $(STAMP)
 test: test-tf test-jax
 
 test-tf: $(STAMP)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q -p no:cacheprovider tests
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -q -p no:cacheprovider tests
 
 # Second pass: the backend-neutral tests (conformance, numpy references) on JAX.
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q -p no:cacheprovider -m jax_pass tests
+	KERAS_BACKEND=jax $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -q -p no:cacheprovider -m jax_pass tests
 
 bench: $(STAMP)
 	$(PY) -m pip install -q "torch==2.13.0"
