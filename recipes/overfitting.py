@@ -144,7 +144,8 @@ def main(argv=None):
     axes[1].barh(names, [results[v]["gap"] for v in names], color=["tab:red"] + ["tab:blue"] * (len(names) - 1))
     axes[1].set_xlabel("validation minus training cross-entropy")
     axes[1].invert_yaxis()
-    run.figure("overfitting.png", fig, "Left: loss curves. Right: the generalization gap of each variant (red: no regularization).")
+    run.figure("overfitting.png", fig, "Left: loss curves as Keras reports them (for l1 and l2 they include the penalty terms). "
+               "Right: the generalization gap of each variant, penalties excluded (red: no regularization).")
     run.finish()
     return run
 
