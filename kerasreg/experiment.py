@@ -31,9 +31,9 @@ import time
 
 import numpy as np
 
-from kerasreg.testing.test_case import optimizer_trajectory as trajectory
+import keras
 
-__all__ = ["Run", "parse_args", "add_common_arguments", "trajectory"]
+__all__ = ["Run", "parse_args", "add_common_arguments", "trajectory", "snapshot", "restore"]
 
 _OPS = {
     "<": lambda a, b: a < b,
@@ -72,6 +72,82 @@ def parse_args(name, description, argv=None, extra=None):
     if args.verbose is None:
         args.verbose = 0 if args.quick else 2
     return args
+
+
+def trajectory(optimizer, initial, grad_fn, steps, stop=None):
+    """Run ``steps`` optimizer updates on a problem whose gradient is numpy; record the weights.
+
+    ``grad_fn(list of numpy weights) -> list of numpy gradients``; ``stop``
+    (optional) ends the run once it returns True for the latest weights.
+    Returns at most ``steps + 1`` lists of numpy arrays (before any update,
+    then after each).  On TensorFlow the update runs as one traced
+    ``tf.function`` (about 10x faster than eager for a 2-vector); the
+    numbers are the same as ``kerasreg.testing.optimizer_trajectory``'s.
+    """
+    variables = [keras.Variable(np.array(w, dtype="float32")) for w in initial]
+    optimizer.build(variables)
+    def apply(grads):
+        optimizer.apply(grads, variables)
+        return [keras.ops.convert_to_tensor(v) for v in variables]
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        apply = tf.function(apply, autograph=False)
+    history = [[np.array(v) for v in variables]]
+    for _ in range(steps):
+        grads = grad_fn(history[-1])
+        values = apply([keras.ops.convert_to_tensor(np.asarray(g, "float32")) for g in grads])
+        history.append([keras.ops.convert_to_numpy(v) for v in values])
+        if stop is not None and stop(history[-1]):
+            break
+    return history
+
+
+def snapshot(model):
+    """The state of a compiled model and its optimizer, to start training again from.
+
+    Tracing a Keras model's train function costs about a second on a CPU; a
+    small model trains an epoch in milliseconds.  A sweep over learning rates
+    (or over callbacks, datasets of the same shape, ...) can therefore train
+    one compiled model many times: take a ``snapshot`` after ``compile`` and
+    ``restore`` it before each ``fit``.  The result is the same as building
+    and compiling the model afresh with the same seed.
+
+    Returns:
+        An opaque state for ``restore``: the values of ``model.variables``
+        (weights, BN statistics, dropout seed states) and of the optimizer's
+        variables (its iteration count and slots), built now if need be.
+    """
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError("`model` must be compiled (with an optimizer) before `snapshot`.")
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    return ([keras.ops.convert_to_numpy(v) for v in model.variables],
+            [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables])
+
+
+def restore(model, state, learning_rate=None):
+    """Put ``model`` and its optimizer back to ``state`` (from ``snapshot``).
+
+    Args:
+        model: the model the snapshot was taken of.
+        state: what ``snapshot(model)`` returned.
+        learning_rate: optional new constant learning rate (float > 0); the
+            optimizer must have been built with a constant rate.  It is a
+            variable, so the traced train function is reused.
+    """
+    model_values, optimizer_values = state
+    variables, opt_variables = model.variables, model.optimizer.variables
+    if len(variables) != len(model_values) or len(opt_variables) != len(optimizer_values):
+        raise ValueError("`state` was not taken of this model and optimizer (variable counts differ).")
+    for v, value in zip([*variables, *opt_variables], [*model_values, *optimizer_values]):
+        v.assign(value)
+    if learning_rate is not None:
+        if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
+            raise ValueError(f"`learning_rate` must be a float > 0, got {learning_rate!r}.")
+        model.optimizer.learning_rate = float(learning_rate)
+    return model
 
 
 def _jsonable(value):
