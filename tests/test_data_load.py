@@ -177,3 +177,15 @@ def test_image_folder_through_keras_loader(tmp_path):
     # Class c was written with values 0.2 c + U(0, 0.1): labels match the pixels.
     np.testing.assert_array_equal(np.floor(x.mean(axis=(1, 2, 3)) / 0.2 + 0.25), y)
     assert len(_collect(train)[0]) == 9
+
+
+def test_eval_batch_size_batches_validation_and_test_only():
+    train, val, test, info = data.load("digits", batch_size=16, eval_batch_size=500, seed=2)
+    same_train, same_val, _, _ = data.load("digits", batch_size=16, seed=2)
+    assert {int(x.shape[0]) for x, _ in val} <= {500, info.split_sizes["validation"] % 500}
+    assert int(val.cardinality()) == -(-info.split_sizes["validation"] // 500)  # known: Keras skips a probe
+    assert max(int(x.shape[0]) for x, _ in train) == 16
+    np.testing.assert_array_equal(np.concatenate([y for _, y in val]), np.concatenate([y for _, y in same_val]))
+    assert sum(int(x.shape[0]) for x, _ in test) == info.split_sizes["test"]
+    with pytest.raises(ValueError, match="eval_batch_size"):
+        data.load("digits", eval_batch_size=0)

@@ -17,7 +17,7 @@ def _as_pipeline(augment, seed, value_range):
     return Pipeline(augment, seed=seed, value_range=value_range or (0.0, 1.0))
 
 
-def build(splits, sizes, *, name, class_names, task, value_range, batch_size=32, seed=0,
+def build(splits, sizes, *, name, class_names, task, value_range, batch_size=32, eval_batch_size=None, seed=0,
           normalize=False, flatten=False, image_size=None, augment=None, label_noise=0.0,
           one_hot=False, shuffle_buffer=10_000):
     """Batch, resize, augment, flatten, normalize, add label noise, one-hot, prefetch.
@@ -28,6 +28,7 @@ def build(splits, sizes, *, name, class_names, task, value_range, batch_size=32,
     split alone, after resizing / flattening and before any augmentation.
     """
     batch_size = check_int("batch_size", batch_size, low=1)
+    eval_batch_size = batch_size if eval_batch_size is None else check_int("eval_batch_size", eval_batch_size, low=1)
     seed = check_int("seed", seed, low=0)
     normalize = check_bool("normalize", normalize)
     flatten = check_bool("flatten", flatten)
@@ -61,8 +62,8 @@ def build(splits, sizes, *, name, class_names, task, value_range, batch_size=32,
     if augment is not None:
         augment.check_images((None, *x_shape))
 
-    def deterministic(ds):  # steps shared by every split
-        ds = ds.batch(batch_size)
+    def deterministic(ds, size=batch_size):  # steps shared by every split
+        ds = ds.batch(size)
         if resize is not None:
             ds = ds.map(lambda x, y: (resize(x), y), num_parallel_calls=tf.data.AUTOTUNE)
         return ds
@@ -93,8 +94,8 @@ def build(splits, sizes, *, name, class_names, task, value_range, batch_size=32,
     if label_noise > 0:
         train = LabelNoise(label_noise, num_classes, seed=seed).apply(train)
     train = finish(train)
-    val = finish(deterministic(val)) if sizes[1] else None
-    test = finish(deterministic(test)) if sizes[2] else None
+    val = finish(deterministic(val, eval_batch_size)) if sizes[1] else None
+    test = finish(deterministic(test, eval_batch_size)) if sizes[2] else None
     input_shape = (int(np.prod(x_shape)),) if flatten else x_shape
     info = DatasetInfo(
         name=name, task=task, input_shape=tuple(int(d) for d in input_shape),

@@ -16,7 +16,7 @@ from kerasreg.data.splits import check_fractions, split_indices
 __all__ = ["load", "load_arrays", "from_arrays"]
 
 
-def load(name="digits", *, batch_size=32, validation_split=0.2, test_split=None, seed=0,
+def load(name="digits", *, batch_size=32, eval_batch_size=None, validation_split=0.2, test_split=None, seed=0,
          normalize=False, flatten=False, image_size=None, augment=None, label_noise=0.0,
          one_hot=False, data_dir=None, n_samples=None, noise=None, shuffle_buffer=10_000):
     """Train / validation / test ``tf.data.Dataset``s of ``(x, y)`` batches, and a ``DatasetInfo``.
@@ -41,6 +41,9 @@ def load(name="digits", *, batch_size=32, validation_split=0.2, test_split=None,
     Args:
         name: see above.
         batch_size: int >= 1.
+        eval_batch_size: int >= 1, the batch size of validation and test
+            (default: ``batch_size``).  Larger batches evaluate faster and
+            give the same numbers.
         validation_split: fraction in [0, 1) of the examples for validation
             (of the 'train' split for tensorflow-datasets).  0 gives
             ``validation = None``.
@@ -77,7 +80,7 @@ def load(name="digits", *, batch_size=32, validation_split=0.2, test_split=None,
         raise TypeError(f"`name` must be a dataset name or a folder path, got {name!r}.")
     validation_split, test_split = check_fractions(validation_split, test_split)
     seed = check_int("seed", seed, low=0)
-    options = dict(batch_size=batch_size, seed=seed, normalize=normalize, flatten=flatten,
+    options = dict(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, normalize=normalize, flatten=flatten,
                    augment=augment, label_noise=label_noise, one_hot=one_hot,
                    shuffle_buffer=shuffle_buffer)
     if name in EMBEDDED:
@@ -155,7 +158,7 @@ def from_arrays(x, y, *, task=None, class_names=None, name="arrays", value_range
         class_names: names of the classes (their number fixes the label range).
         value_range: the inputs' ``(low, high)`` (images: default ``(0, 1)``).
         validation_split, test_split (``None``: 0.2), seed: as in ``load``.
-        **options: ``batch_size``, ``normalize``, ``flatten``, ``image_size``,
+        **options: ``batch_size``, ``eval_batch_size``, ``normalize``, ``flatten``, ``image_size``,
             ``augment``, ``label_noise``, ``one_hot``, ``shuffle_buffer``, as in ``load``.
 
     Returns:
