@@ -2,6 +2,10 @@
 
     kerasreg list
     kerasreg run NAME [--quick] [--epochs N] [--dataset NAME] [--seed S] [--out DIR]
+    kerasreg run all [--quick] [--seed S] [--out DIR]
+
+``kerasreg run all`` runs every recipe, each in its own process (as if run
+alone), and prints a table: recipe, seconds, whether every claim held.
 
 ``kerasreg run NAME`` runs ``recipes/NAME.py`` exactly as
 ``python recipes/NAME.py`` does (the library never imports recipes; it runs
@@ -11,9 +15,12 @@ else the ``recipes/`` folder beside the installed package (a source checkout).
 
 import argparse
 import ast
+import json
 import os
 import runpy
+import subprocess
 import sys
+import time
 
 
 def recipes_dir():
@@ -42,6 +49,38 @@ def available():
     return out
 
 
+def run_all(rest):
+    """Run every recipe in a fresh process with the same options; 0 if every claim held."""
+    parser = argparse.ArgumentParser(prog="kerasreg run all")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs")
+    args = parser.parse_args(rest)
+    rows, failed = [], []
+    for name in available():
+        path = os.path.join(recipes_dir(), name + ".py")  # python recipes/NAME.py == kerasreg run NAME
+        cmd = [sys.executable, path, "--seed", str(args.seed), "--out", args.out]
+        if args.quick:
+            cmd.append("--quick")
+        start = time.time()
+        code = subprocess.call(cmd)
+        seconds = time.time() - start
+        metrics = os.path.join(args.out, name, "metrics.json")
+        held = False
+        if code == 0 and os.path.exists(metrics):
+            with open(metrics) as f:
+                held = bool(json.load(f)["held"])
+        rows.append((name, seconds, held))
+        if not held:
+            failed.append(name)
+    total = sum(r[1] for r in rows)
+    print(f"\n{'recipe':<24} {'seconds':>8}  claims")
+    for name, seconds, held in rows:
+        print(f"{name:<24} {seconds:8.1f}  {'held' if held else 'DID NOT HOLD'}")
+    print(f"{'total':<24} {total:8.1f}  {len(rows) - len(failed)}/{len(rows)} held")
+    return 1 if failed else 0
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="kerasreg", description=__doc__.splitlines()[0])
@@ -52,6 +91,8 @@ def main(argv=None):
     if not argv:
         parser.print_help()
         return 2
+    if argv[0] == "run" and len(argv) >= 2 and argv[1] == "all":
+        return run_all(argv[2:])
     if argv[0] == "run" and len(argv) >= 2 and not argv[1].startswith("-"):
         name, rest = argv[1], argv[2:]
         recipes = available()

@@ -73,3 +73,33 @@ def test_flagship_runs_under_a_strategy(tmp_path):
     metrics = json.loads((tmp_path / "overfitting" / "metrics.json").read_text())
     assert metrics["settings"]["strategy"] == "mirrored"
     assert metrics["metrics"]["train_examples"] > 0
+
+
+def test_cli_run_all_runs_each_recipe_and_reports(tmp_path, monkeypatch, capsys):
+    """`kerasreg run all`: every recipe in its own process, a table, exit 1 when a claim fails."""
+    import json
+    import textwrap
+
+    from kerasreg.cli import main
+
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    for name, held in (("alpha", True), ("beta", False)):
+        (recipes / f"{name}.py").write_text(textwrap.dedent(f'''
+            """A stand-in recipe."""
+            import argparse, json, os
+            p = argparse.ArgumentParser()
+            p.add_argument("--quick", action="store_true")
+            p.add_argument("--seed", type=int)
+            p.add_argument("--out")
+            a = p.parse_args()
+            os.makedirs(os.path.join(a.out, "{name}"), exist_ok=True)
+            with open(os.path.join(a.out, "{name}", "metrics.json"), "w") as f:
+                json.dump({{"held": {held} and a.quick and a.seed == 3}}, f)
+        '''))
+    monkeypatch.setenv("KERASREG_RECIPES", str(recipes))
+    out = tmp_path / "runs"
+    assert main(["run", "all", "--quick", "--seed", "3", "--out", str(out)]) == 1
+    table = capsys.readouterr().out
+    assert "alpha" in table and "beta" in table and "1/2 held" in table
+    assert json.loads((out / "alpha" / "metrics.json").read_text())["held"] is True
