@@ -23,6 +23,7 @@ same: the command runs the file.
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import math
@@ -122,7 +123,10 @@ def snapshot(model):
     if getattr(model, "optimizer", None) is None:
         raise ValueError("`model` must be compiled (with an optimizer) before `snapshot`.")
     if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
+        # Slots live where the model does: under its tf.distribute strategy, if any.
+        strategy = getattr(model, "distribute_strategy", None)
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            model.optimizer.build(model.trainable_variables)
     return ([keras.ops.convert_to_numpy(v) for v in model.variables],
             [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables])
 
