@@ -1,6 +1,6 @@
 """Epoch time of the flagship's MLP: Keras ``model.fit`` against a PyTorch eager loop.
 
-The model is the flagship's (``recipes/overfitting.py``, ``build_mlp`` with the
+The model is the flagship's (``kerasreg/recipes/overfitting.py``, ``build_mlp`` with the
 ``"baseline"`` variant): Flatten -> 5 x Dense(100, ReLU) -> Dense(10), on the
 embedded digits, batch 32, ``kerasreg.optimizers.Adam(1e-3)``, sparse softmax
 cross-entropy from logits, ``metrics=["accuracy"]``, ``jit_compile=True``.
@@ -70,7 +70,7 @@ import tensorflow as tf  # noqa: E402
 import kerasreg  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "recipes"))
+sys.path.insert(0, str(ROOT / "kerasreg" / "recipes"))
 from overfitting import build_mlp  # noqa: E402  (the flagship's own model)
 
 BATCH = 32

@@ -26,8 +26,7 @@ import time
 def recipes_dir():
     candidates = [
         os.environ.get("KERASREG_RECIPES"),
-        os.path.join(os.getcwd(), "recipes"),
-        os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes"),
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipes"),  # shipped in the package
     ]
     for c in candidates:
         if c and os.path.isdir(c):

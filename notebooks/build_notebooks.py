@@ -26,7 +26,7 @@ OPTIMIZATION = [
     new_markdown_cell("# Optimization, with kerasreg\n\nThe first half of the CS109A lecture "
                       "*Optimization and Regularization*: the challenges of optimization, momentum, "
                       "adaptive learning rates, initialization and batch normalization. Each cell uses "
-                      "the kerasreg part that implements the lecture's formula; the recipes in `recipes/` "
+                      "the kerasreg part that implements the lecture's formula; the recipes in `kerasreg/recipes/` "
                       "measure each claim at full size."),
     new_code_cell(SETUP),
     new_markdown_cell("## Exploding gradients and clipping\n\nIf $\\|g\\| > u$ then $g \\leftarrow g u / \\|g\\|$. "
@@ -105,7 +105,7 @@ print("view with: tensorboard --logdir", logdir)"""),
 REGULARIZATION = [
     new_markdown_cell("# Regularization, with kerasreg\n\nThe second half of the lecture: norm penalties and "
                       "constraints, early stopping, data augmentation, sparse representations, noise "
-                      "robustness and dropout. `recipes/overfitting.py` (the flagship, `make demo`) measures "
+                      "robustness and dropout. `kerasreg/recipes/overfitting.py` (the flagship, `make demo`) measures "
                       "all of them on the lecture's 5x100 MLP."),
     new_code_cell(SETUP),
     new_code_cell("""split = dict(validation_split=0.7, test_split=0.2, seed=0)

@@ -23,7 +23,7 @@ RECIPES = sorted(available())
 def test_recipe_quick(name, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "recipes", f"{name}.py"), "--quick", "--out", str(tmp_path)],
+        [sys.executable, os.path.join(ROOT, "kerasreg", "recipes", f"{name}.py"), "--quick", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -65,7 +65,7 @@ def test_flagship_runs_under_a_strategy(tmp_path):
     """--strategy mirrored: the flagship runs unchanged under tf.distribute (1 epoch, claims not asserted)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "recipes", "overfitting.py"), "--quick", "--epochs", "1",
+        [sys.executable, os.path.join(ROOT, "kerasreg", "recipes", "overfitting.py"), "--quick", "--epochs", "1",
          "--strategy", "mirrored", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=300, env=env, cwd=ROOT,
     )
