@@ -178,3 +178,23 @@ def test_drop_connect_on_conv2d_is_unbiased():
 def test_drop_connect_needs_a_kernel():
     with pytest.raises(ValueError, match="layer"):
         DropConnect(keras.layers.LayerNormalization(), rate=0.2)(np.zeros((2, 3), "float32"), training=True)
+
+
+@pytest.mark.parametrize("noise_shape", ["Invalid", 3, (20, 1.5, 10), (20, "a", 10), (20, 0, 10), (20, -1, 10)])
+def test_bad_noise_shape_is_a_value_error_naming_it(noise_shape):
+    # ValueError (not TypeError), as Keras' Dropout raises.
+    with pytest.raises(ValueError, match="noise_shape"):
+        Dropout(0.5, noise_shape=noise_shape)
+
+
+def test_built_at_construction_unless_build_is_overridden():
+    assert Dropout(0.3).built
+
+    class WithBuild(Dropout):
+        def build(self, input_shape):
+            self.extra = self.add_weight(shape=(), initializer="zeros")
+
+    layer = WithBuild(0.3)
+    assert not layer.built
+    layer(np.ones((2, 3), "float32"))
+    assert layer.built and len(layer.weights) == 1

@@ -11,15 +11,21 @@ SCALINGS = ("train", "test")
 
 
 def check_noise_shape(noise_shape):
-    """``None`` or a tuple of positive ints / ``None`` entries."""
+    """``None`` or a tuple of positive ints / ``None`` entries.
+
+    Raises ``ValueError`` for anything else, as Keras' ``Dropout`` does.
+    """
     if noise_shape is None:
         return None
     if isinstance(noise_shape, str) or not hasattr(noise_shape, "__iter__"):
-        raise TypeError(f"`noise_shape` must be a tuple of ints or None, got {noise_shape!r}.")
-    return tuple(
-        None if d is None else check_int(f"noise_shape[{i}]", d, low=1)
-        for i, d in enumerate(noise_shape)
-    )
+        raise ValueError(f"`noise_shape` must be a tuple of ints or None, got {noise_shape!r}.")
+    try:
+        return tuple(
+            None if d is None else check_int(f"noise_shape[{i}]", d, low=1)
+            for i, d in enumerate(noise_shape)
+        )
+    except TypeError as e:  # an entry that is not a number
+        raise ValueError(str(e)) from None
 
 
 def resolve_noise_shape(noise_shape, inputs):
@@ -98,7 +104,10 @@ class Dropout(keras.layers.Layer):
         self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.supports_masking = True
-        self.built = True
+        # Keras' layer contract: a layer with no weights is built at
+        # construction, unless a subclass overrides ``build``.
+        if type(self).build is keras.layers.Layer.build:
+            self.built = True
 
     def call(self, inputs, training=False):
         keep = 1.0 - self.rate
