@@ -13,7 +13,7 @@ from kerasreg import callbacks, constraints, initializers, layers, optimizers, r
 
 __version__ = "0.1.0"
 
-_LAZY = ("data", "augment", "distribute", "testing")
+_LAZY = ("data", "augment", "distribute", "testing", "study")
 
 
 def __getattr__(name):
