@@ -231,3 +231,73 @@ def test_plain_batch_norm_under_two_replicas_differs_but_synchronized_does_not()
         gaps[synchronized] = max(float(np.max(np.abs(a - b))) for a, b in zip(single, double))
     assert gaps[True] <= 1e-5, gaps
     assert gaps[False] > 1e-3, gaps  # each replica normalized its own half batch
+
+
+def np_masked_moments(h, keep):
+    """mu and biased variance per feature (last axis) over the positions where
+    ``keep`` (shape ``h.shape[:-1]``) is True: ``m`` counts those positions."""
+    h = h.astype("float64").reshape(-1, h.shape[-1])
+    k = keep.reshape(-1)
+    mu = h[k].mean(axis=0)
+    return mu, ((h[k] - mu) ** 2).mean(axis=0)
+
+
+@pytest.mark.parametrize("virtual_batch_size", [None, 3])
+def test_masked_positions_are_left_out_of_the_statistics(virtual_batch_size):
+    rng = np.random.default_rng(3)
+    h = rng.normal(1.3, 0.7, size=(6, 5, 4)).astype("float32")
+    keep = rng.uniform(size=(6, 5)) > 0.3
+    keep[:, 0] = True
+    h_masked = np.where(keep[..., None], h, 50.0).astype("float32")  # masked values are junk
+    layer = BatchNormalization(momentum=0.3, epsilon=0.01, virtual_batch_size=virtual_batch_size)
+    moving_mean = np.zeros(4)
+    moving_var = np.ones(4)
+    for _ in range(3):
+        out = np.asarray(layer(h_masked, mask=keep, training=True))
+        groups = [slice(None)] if virtual_batch_size is None else [slice(0, 3), slice(3, 6)]
+        stats = [np_masked_moments(h[g], keep[g]) for g in groups]
+        for g, (mu, var) in zip(groups, stats):
+            expected = (h[g] - mu) / np.sqrt(var + 0.01)
+            np.testing.assert_allclose(out[g][keep[g]], expected[keep[g]], atol=ATOL)
+        mu = np.mean([s[0] for s in stats], axis=0)
+        var = np.mean([s[1] for s in stats], axis=0)
+        moving_mean = 0.3 * moving_mean + 0.7 * mu
+        moving_var = 0.3 * moving_var + 0.7 * var
+    np.testing.assert_allclose(np.asarray(layer.moving_mean), moving_mean, atol=ATOL)
+    np.testing.assert_allclose(np.asarray(layer.moving_variance), moving_var, atol=ATOL)
+    # At inference the mask changes nothing.
+    np.testing.assert_allclose(np.asarray(layer(h, mask=keep)), np.asarray(layer(h)), atol=0)
+
+
+def test_fully_masked_input_gives_zeros_and_a_bad_mask_rank_raises():
+    layer = BatchNormalization(center=False, scale=False)
+    # Keras' rule: mu = 0 and variance 0 (no 0/0), so a zero input stays zero.
+    out = np.asarray(layer(np.zeros((4, 5), "float32"), mask=np.zeros((4,), bool), training=True))
+    np.testing.assert_allclose(out, np.zeros((4, 5)), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(layer.moving_variance), np.full(5, 0.99), atol=1e-6)
+    assert layer.supports_masking
+    with pytest.raises(ValueError, match="mask"):
+        layer(np.ones((4, 5), "float32"), mask=np.ones((4, 5), bool), training=True)
+
+
+@pytest.mark.tf_only
+def test_synchronized_masked_statistics_are_over_the_global_batch():
+    import tensorflow as tf
+
+    from kerasreg.distribute import cpu_mirrored_strategy
+
+    rng = np.random.default_rng(4)
+    h = rng.normal(0.4, 1.7, size=(4, 6, 3)).astype("float32")
+    keep = rng.uniform(size=(4, 6)) > 0.4
+    keep[:2] = False  # replica 0 sees only masked positions
+    keep[3, 0] = True
+    strategy = cpu_mirrored_strategy(2)
+    with strategy.scope():
+        layer = BatchNormalization(momentum=0.0, synchronized=True)
+        layer.build((None, 6, 3))
+    halves = strategy.experimental_distribute_values_from_function(
+        lambda ctx: (h[2 * ctx.replica_id_in_sync_group:][:2], keep[2 * ctx.replica_id_in_sync_group:][:2]))
+    tf.function(lambda v: strategy.run(lambda x, m: layer(x, mask=m, training=True), args=v))(halves)
+    mu, var = np_masked_moments(h, keep)
+    np.testing.assert_allclose(np.asarray(layer.moving_mean), mu, atol=ATOL)
+    np.testing.assert_allclose(np.asarray(layer.moving_variance), var, atol=ATOL)

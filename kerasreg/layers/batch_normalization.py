@@ -5,6 +5,7 @@ from keras import ops
 
 from kerasreg._validation import check_bool, check_float, check_int
 from kerasreg.api_export import kerasreg_export
+from kerasreg.distribute.replicas import cross_replica_sum
 
 
 @kerasreg_export
@@ -57,8 +58,15 @@ class BatchNormalization(keras.layers.Layer):
     replica (so that ``n`` replicas equal one when each replica's batch is a
     multiple of ``v``) and the averages over groups are global.
 
-    Departures: no ``mask`` argument (masked time steps count in the
-    statistics) and no batch renormalization.  Inputs in float16/bfloat16 are
+    Masking follows Keras: with a ``mask`` (from ``keras.layers.Masking`` or
+    an ``Embedding(mask_zero=True)``, one dimension less than the input),
+    ``mu`` and ``sigma`` are taken over the unmasked positions only (``m`` is
+    their count; an all-masked batch gives ``mu = 0`` and ``sigma^2 - delta
+    = 0`` rather than 0/0, and the moving averages move towards those values,
+    as in Keras); at inference the mask changes nothing.  Under
+    ``synchronized=True`` the masked sums and counts are global.
+
+    Departures: no batch renormalization.  Inputs in float16/bfloat16 are
     normalized in float32, as in Keras.
 
     Args:
@@ -137,6 +145,7 @@ class BatchNormalization(keras.layers.Layer):
         self.gamma_constraint = keras.constraints.get(gamma_constraint)
         self.gamma = None
         self.beta = None
+        self.supports_masking = True
 
     def _unit_axis(self, rank):
         if not -rank <= self.axis < rank:
@@ -187,12 +196,46 @@ class BatchNormalization(keras.layers.Layer):
         sync = self.synchronized and keras.backend.backend() == "tensorflow"
         return ops.moments(x, axes=axes, keepdims=keepdims, synchronized=sync)
 
+    def _moments(self, x, mask, axes, keepdims=False, synchronized=None):
+        """Mean and biased variance over ``axes``, over unmasked positions only.
+
+        ``mask`` has one dimension less than ``x`` (Keras' convention: it
+        masks positions, the last axis holds the features).  ``synchronized``
+        defaults to the layer's.
+        """
+        synchronized = self.synchronized if synchronized is None else synchronized
+        if mask is None:
+            if synchronized:
+                return self._synchronized_moments(x, axes, keepdims)
+            return ops.moments(x, axes=axes, keepdims=keepdims)
+
+        def replica_sum(tensors):
+            return cross_replica_sum(tensors) if synchronized else tensors
+
+        keep = ops.broadcast_to(ops.expand_dims(ops.cast(mask, "bool"), -1), ops.shape(x))
+        count = ops.sum(ops.cast(keep, x.dtype), axes, keepdims=True)
+        total = ops.sum(ops.where(keep, x, 0.0), axes, keepdims=True)
+        count, total = replica_sum([count, total])
+        # Keras' guard for an all-masked batch: mean 0, variance 0.
+        count = count + keras.backend.epsilon()
+        mean = total / count
+        squares = ops.sum(ops.where(keep, ops.square(x - mean), 0.0), axes, keepdims=True)
+        variance = replica_sum([squares])[0] / count
+        if not keepdims:
+            mean, variance = ops.squeeze(mean, axes), ops.squeeze(variance, axes)
+        return mean, variance
+
     def _update_moving(self, mean, variance):
         m = self.momentum
         self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
         self.moving_variance.assign(self.moving_variance * m + variance * (1.0 - m))
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=False, mask=None):
+        if mask is not None and len(mask.shape) != len(inputs.shape) - 1:
+            raise ValueError(
+                "`mask` must have one dimension less than the inputs, got "
+                f"mask.shape={mask.shape} for inputs.shape={inputs.shape}."
+            )
         # float16/bfloat16 activations overflow in the statistics: float32.
         dtype = keras.backend.result_type(inputs.dtype, "float32")
         x = ops.cast(inputs, dtype)
@@ -200,8 +243,8 @@ class BatchNormalization(keras.layers.Layer):
         beta = ops.cast(self.beta, dtype) if self.center else None
         if training and self.trainable:
             if self.virtual_batch_size is not None:
-                return ops.cast(self._ghost_call(x, gamma, beta), self.compute_dtype)
-            mean, variance = self._synchronized_moments(x, self._reduction_axes)
+                return ops.cast(self._ghost_call(x, mask, gamma, beta), self.compute_dtype)
+            mean, variance = self._moments(x, mask, self._reduction_axes)
             self._update_moving(mean, variance)
         else:
             mean = ops.cast(self.moving_mean, dtype)
@@ -212,7 +255,7 @@ class BatchNormalization(keras.layers.Layer):
         )
         return ops.cast(outputs, self.compute_dtype)
 
-    def _ghost_call(self, x, gamma, beta):
+    def _ghost_call(self, x, mask, gamma, beta):
         """Training with ghost batches of ``virtual_batch_size`` examples."""
         v = self.virtual_batch_size
         shape = ops.shape(x)
@@ -225,7 +268,10 @@ class BatchNormalization(keras.layers.Layer):
         # (batch, ...) -> (groups, v, ...): axis i of x is axis i + 1 here.
         ghosts = ops.reshape(x, (-1, v) + tuple(shape[1:]))
         axes = [i + 1 for i in range(rank) if i != axis]
-        mean, variance = ops.moments(ghosts, axes=axes, keepdims=True)
+        if mask is not None:
+            mask = ops.reshape(mask, (-1, v) + tuple(ops.shape(mask)[1:]))
+        # The groups stay per replica: their moments are local.
+        mean, variance = self._moments(ghosts, mask, axes, keepdims=True, synchronized=False)
         stat_shape = [1] * (rank + 1)
         stat_shape[axis + 1] = -1
         normed = (ghosts - mean) / ops.sqrt(variance + self.epsilon)
