@@ -95,8 +95,10 @@ print("inference output std", np.array(bn(batch, training=False)).std(0).round(2
     new_code_cell("""import tempfile
 logdir = tempfile.mkdtemp()
 model = mlp()
-model.compile(optimizer=kerasreg.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-cbs = kerasreg.callbacks.tensorboard_callbacks(logdir, monitors=[kerasreg.callbacks.GradientMonitor(every_n_steps=10)],
+monitor = kerasreg.callbacks.GradientMonitor(every_n_steps=10, histograms=True)
+model.compile(optimizer=monitor.wrap(kerasreg.optimizers.Adam(1e-3)),
+              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+cbs = kerasreg.callbacks.tensorboard_callbacks(logdir, monitors=[monitor],
                                                hparams={"optimizer": "adam", "learning_rate": 1e-3})
 model.fit(x_tr, y_tr, epochs=1 if QUICK else 5, verbose=0, callbacks=cbs)
 print("view with: tensorboard --logdir", logdir)"""),

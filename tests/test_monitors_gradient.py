@@ -9,8 +9,9 @@ from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
 from kerasreg.callbacks import GradientMonitor
+from kerasreg.optimizers import GradientMonitoring
 
-pytestmark = pytest.mark.tf_only  # the capture persists on TF (JAX applies statelessly)
+pytestmark = pytest.mark.jax_pass  # the norms live in optimizer variables: every backend
 
 
 def read_scalars(run_dir):
@@ -48,8 +49,8 @@ def fit_chain(n, a, b, log_dir):
     """One step on x = [1, 1] with loss sum(y) = a^n + b^n, whose gradient is
     the lecture's [n a^(n-1), n b^(n-1)]; the learning rate is negligible."""
     model = keras.Sequential([keras.Input((2,)), Chain(n, a, b, name="chain")], name="lecture")
-    model.compile(keras.optimizers.SGD(1e-30), loss=lambda y, p: ops.sum(p, axis=-1))
     monitor = GradientMonitor(every_n_steps=1, log_dir=log_dir)
+    model.compile(monitor.wrap(keras.optimizers.SGD(1e-30)), loss=lambda y, p: ops.sum(p, axis=-1))
     history = model.fit(np.ones((1, 2), "float32"), np.zeros((1, 2), "float32"),
                         epochs=1, verbose=0, callbacks=[monitor])
     return model, monitor, history, read_scalars(str(log_dir / "gradients"))
@@ -62,10 +63,10 @@ def fit_chain(n, a, b, log_dir):
 def test_lecture_linear_network_closed_form_and_verdict(tmp_path, n, a, b, verdict):
     _, monitor, history, scalars = fit_chain(n, a, b, tmp_path)
     closed = np.array([n * a ** (n - 1), n * b ** (n - 1)])  # [n, n 2^(n-1)] in case 1
-    logged = np.array([scalars["grad_norm/variable/lecture/chain/a"][0],
-                       scalars["grad_norm/variable/lecture/chain/b"][0]])
+    logged = np.array([scalars["grad_norm/variable/chain/a"][0],
+                       scalars["grad_norm/variable/chain/b"][0]])
     np.testing.assert_allclose(logged, closed, rtol=1e-4, atol=1e-30)
-    np.testing.assert_allclose(scalars["grad_norm/layer/lecture/chain"][0],
+    np.testing.assert_allclose(scalars["grad_norm/layer/chain"][0],
                                np.linalg.norm(closed), rtol=1e-4, atol=1e-30)
     np.testing.assert_allclose(scalars["grad_norm/global"][0], np.linalg.norm(closed),
                                rtol=1e-4, atol=1e-30)
@@ -80,8 +81,8 @@ def test_lecture_linear_network_closed_form_and_verdict(tmp_path, n, a, b, verdi
 def test_case_one_is_n_and_n_two_to_the_n_minus_one(tmp_path):
     n = 20
     _, _, _, scalars = fit_chain(n, 1.0, 2.0, tmp_path)
-    assert scalars["grad_norm/variable/lecture/chain/a"][0] == pytest.approx(n, rel=1e-6)
-    assert scalars["grad_norm/variable/lecture/chain/b"][0] == pytest.approx(
+    assert scalars["grad_norm/variable/chain/a"][0] == pytest.approx(n, rel=1e-6)
+    assert scalars["grad_norm/variable/chain/b"][0] == pytest.approx(
         n * 2 ** (n - 1), rel=1e-6)
 
 
@@ -106,42 +107,81 @@ def test_logged_norms_match_numpy_sgd_every_n_steps(tmp_path):
     x = rng.normal(size=(8, 3)).astype("float32")
     y = rng.normal(size=(8, 2)).astype("float32")
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")], name="lin")
-    model.compile(keras.optimizers.SGD(0.07), loss="mse")
-    kernel, bias = [np.array(w) for w in model.get_weights()]
     monitor = GradientMonitor(every_n_steps=3, log_dir=tmp_path)
+    model.compile(monitor.wrap(keras.optimizers.SGD(0.07)), loss="mse")
+    kernel, bias = [np.array(w) for w in model.get_weights()]
     history = model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0,
                         callbacks=[monitor])
     ref = numpy_sgd_norms(x, y, kernel, bias, 0.07, 2, 8)
     scalars = read_scalars(str(tmp_path / "gradients"))
     assert sorted(scalars["grad_norm/global"]) == [0, 3, 6]
     for t in (0, 3, 6):
-        np.testing.assert_allclose(scalars["grad_norm/variable/lin/dense/kernel"][t], ref[t, 0], rtol=1e-5)
-        np.testing.assert_allclose(scalars["grad_norm/variable/lin/dense/bias"][t], ref[t, 1], rtol=1e-5)
-        np.testing.assert_allclose(scalars["grad_norm/layer/lin/dense"][t], np.hypot(*ref[t]), rtol=1e-5)
+        np.testing.assert_allclose(scalars["grad_norm/variable/dense/kernel"][t], ref[t, 0], rtol=1e-5)
+        np.testing.assert_allclose(scalars["grad_norm/variable/dense/bias"][t], ref[t, 1], rtol=1e-5)
+        np.testing.assert_allclose(scalars["grad_norm/layer/dense"][t], np.hypot(*ref[t]), rtol=1e-5)
     # epoch 0 logged steps 0 and 3, epoch 1 logged step 6: logs hold the last one
     np.testing.assert_allclose(history.history["grad_norm"], np.hypot(*ref[[3, 6]].T), rtol=1e-5)
     assert [h["steps"] for h in monitor.history] == [[0, 3], [6]]
 
 
-def test_wrapping_is_undone_and_training_unchanged(tmp_path):
+def test_training_unchanged_and_nothing_replaced(tmp_path):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(12, 4)).astype("float32")
     y = rng.normal(size=(12, 1)).astype("float32")
 
-    def run(callbacks):
+    def run(monitor):
         keras.utils.set_random_seed(5)
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, activation="tanh"),
                                   keras.layers.Dense(1)])
-        model.compile(keras.optimizers.SGD(0.03), loss="mse")
-        model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0, callbacks=callbacks)
+        optimizer = keras.optimizers.SGD(0.03)
+        model.compile(monitor.wrap(optimizer) if monitor else optimizer, loss="mse")
+        model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0,
+                  callbacks=[monitor] if monitor else [])
         return model
 
-    plain = run([])
-    monitored = run([GradientMonitor(every_n_steps=2)])
+    plain = run(None)
+    monitor = GradientMonitor(every_n_steps=2)
+    monitored = run(monitor)
     for a, b in zip(plain.get_weights(), monitored.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     assert "apply" not in vars(monitored.optimizer)
-    monitored.fit(x, y, epochs=1, verbose=0)  # trains again without the monitor
+    assert "apply" not in vars(monitored.optimizer.optimizer)
+    assert [h["steps"] for h in monitor.history] == [[0, 2], [4]]
+    monitored.fit(x, y, epochs=1, verbose=0)  # trains again without the callback
+    assert int(np.asarray(monitored.optimizer.norm_count)) == 4  # still recorded
+
+
+def test_unwrapped_optimizer_is_a_clear_error():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), loss="mse")
+    with pytest.raises(ValueError, match=r"monitor\.wrap"):
+        model.fit(np.ones((4, 2)), np.ones((4, 1)), verbose=0, callbacks=[GradientMonitor()])
+    monitor = GradientMonitor(every_n_steps=3)
+    model.compile(GradientMonitoring(keras.optimizers.SGD(0.1), every_n_steps=2), loss="mse")
+    with pytest.raises(ValueError, match="every_n_steps"):
+        model.fit(np.ones((4, 2)), np.ones((4, 1)), verbose=0, callbacks=[monitor])
+
+
+def test_tags_have_no_automatic_model_prefix_and_histograms(tmp_path):
+    x = np.random.default_rng(1).normal(size=(8, 3)).astype("float32")
+    y = np.zeros((8, 1), "float32")
+    tags = []
+    for run in range(2):  # two runs in one process: sequential, sequential_1
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="hidden"),
+                                  keras.layers.Dense(1, name="out")])
+        monitor = GradientMonitor(log_dir=tmp_path / str(run), histograms=True)
+        model.compile(monitor.wrap("sgd"), loss="mse")
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[monitor])
+        acc = event_accumulator.EventAccumulator(str(tmp_path / str(run) / "gradients"),
+                                                 size_guidance={"tensors": 0})
+        acc.Reload()
+        tags.append(sorted(acc.Tags()["tensors"]))
+    assert tags[0] == tags[1]
+    for name in ("grad_norm/layer/hidden", "grad_norm/variable/out/bias",
+                 "weights/hidden/kernel", "gradients/hidden/kernel", "gradients/out/bias"):
+        assert name in tags[0]
+    hist = tensor_util.make_ndarray(acc.Tensors("weights/out/kernel")[0].tensor_proto)
+    assert hist.shape[-1] == 3 and hist[:, 2].sum() == 2  # (left, right, count) buckets
 
 
 def test_bad_arguments():
@@ -153,6 +193,14 @@ def test_bad_arguments():
         GradientMonitor(explode_threshold=1.0, vanish_threshold=2.0)
     with pytest.raises(TypeError, match="subdir"):
         GradientMonitor(subdir=3)
+    with pytest.raises(TypeError, match="log_dir"):
+        GradientMonitor(log_dir=3)
+    with pytest.raises(TypeError, match="histograms"):
+        GradientMonitor(histograms="yes")
+    with pytest.raises(ValueError, match="capacity"):
+        GradientMonitoring("sgd", capacity=0)
+    with pytest.raises(ValueError, match="every_n_steps"):
+        GradientMonitoring("sgd", every_n_steps=0)
 
 
 class DiagVector(keras.layers.Layer):
@@ -176,8 +224,8 @@ def test_norm_of_huge_but_finite_gradient_does_not_overflow(tmp_path):
     # but its square (4e63) is not: the norm must still be finite and exact.
     n = 100
     model = keras.Sequential([keras.Input((2,)), DiagVector(n, name="diag")], name="lecture")
-    model.compile(keras.optimizers.SGD(1e-30), loss=lambda y, p: ops.sum(p, axis=-1))
     monitor = GradientMonitor(every_n_steps=1, log_dir=tmp_path)
+    model.compile(monitor.wrap(keras.optimizers.SGD(1e-30)), loss=lambda y, p: ops.sum(p, axis=-1))
     model.fit(np.ones((1, 2), "float32"), np.zeros((1, 2), "float32"), epochs=1, verbose=0, callbacks=[monitor])
     closed = np.hypot(float(n), n * 2.0 ** (n - 1))
     assert monitor.history[-1]["global"][0] == pytest.approx(closed, rel=1e-5)

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-__all__ = ["SummaryWriter", "monitor_log_dir"]
+__all__ = ["SummaryWriter", "check_log_dir", "check_subdir", "monitor_log_dir", "readable_path"]
 
 
 def monitor_log_dir(log_dir, subdir):
@@ -24,6 +24,37 @@ def monitor_log_dir(log_dir, subdir):
     return os.path.join(os.fspath(log_dir), subdir) if subdir else os.fspath(log_dir)
 
 
+def check_log_dir(log_dir):
+    """``log_dir`` as a string path, or ``None``; a ``TypeError`` naming it otherwise."""
+    if log_dir is None:
+        return None
+    try:
+        return os.fspath(log_dir)
+    except TypeError:
+        raise TypeError(f"`log_dir` must be a path (str or os.PathLike) or None, "
+                        f"got {log_dir!r} of type {type(log_dir).__name__}.") from None
+
+
+def check_subdir(subdir):
+    """``subdir`` if it is a string; a ``TypeError`` naming it otherwise."""
+    if not isinstance(subdir, str):
+        raise TypeError(f"`subdir` must be a string, got {subdir!r} of type "
+                        f"{type(subdir).__name__}.")
+    return subdir
+
+
+def readable_path(variable, model):
+    """``variable.path`` without the model's own name in front.
+
+    Keras names models automatically (``sequential``, ``sequential_1``, ...),
+    so the same network gets other paths in each run of a sweep; without the
+    prefix ``sequential_1/dense/kernel`` is ``dense/kernel`` in every run.
+    """
+    path = variable.path
+    prefix = f"{model.name}/"
+    return path[len(prefix):] if path.startswith(prefix) else path
+
+
 class SummaryWriter:
     """A lazily opened ``tf.summary`` file writer for one run directory."""
 
@@ -31,6 +62,7 @@ class SummaryWriter:
         self.path = path
         self._writer = None
         self._series_fns = {}
+        self._histogram_fns = {}
 
     @property
     def writer(self):
@@ -53,6 +85,29 @@ class SummaryWriter:
 
         with self.writer.as_default():
             tf.summary.histogram(tag, np.asarray(values, dtype="float32"), step=int(step))
+
+    def histograms(self, values, step):
+        """Write ``{tag: array}`` as histograms at ``step``, in one compiled call."""
+        import tensorflow as tf
+
+        if not values:
+            return
+        arrays = [np.asarray(v, dtype="float32") for v in values.values()]
+        key = tuple((tag, a.shape) for tag, a in zip(values, arrays))
+        fn = self._histogram_fns.get(key)
+        if fn is None:
+            writer = self.writer
+            tags = list(values)
+
+            @tf.function
+            def fn(step, *arrays):
+                with writer.as_default():
+                    for tag, a in zip(tags, arrays):
+                        tf.summary.histogram(tag, a, step=step)
+                return tf.constant(True)
+
+            self._histogram_fns[key] = fn
+        fn(tf.constant(int(step), tf.int64), *arrays)
 
     def series(self, tags, steps, values):
         """Write ``values[k, j]`` under ``tags[j]`` at ``steps[k]``, in one call."""
@@ -99,3 +154,4 @@ class SummaryWriter:
             self._writer.close()
             self._writer = None
             self._series_fns = {}
+            self._histogram_fns = {}

@@ -1,16 +1,16 @@
 """Per-layer gradient norms every N steps and an exploding / vanishing verdict."""
 
-import math
 import warnings
 
 import keras
 import numpy as np
-from keras import ops
 
-from kerasreg._validation import check_float, check_int
-from kerasreg.callbacks._summary import SummaryWriter, monitor_log_dir
+from kerasreg._validation import check_bool, check_float, check_int
+from kerasreg.callbacks._summary import (SummaryWriter, check_log_dir, check_subdir,
+                                        monitor_log_dir, readable_path)
+from kerasreg.optimizers.gradient_monitoring import GradientMonitoring
 
-__all__ = ["GradientMonitor"]
+__all__ = ["GradientMonitor", "find_wrapper", "gradient_verdict"]
 
 _VERDICT_CODES = {"exploding": 1.0, "healthy": 0.0, "vanishing": -1.0}
 
@@ -27,6 +27,22 @@ def gradient_verdict(layer_norms, explode_threshold, vanish_threshold):
     return "healthy"
 
 
+def find_wrapper(optimizer, cls):
+    """The optimizer of class ``cls`` in ``optimizer``'s chain of wrappers, or ``None``."""
+    seen = set()
+    while optimizer is not None and id(optimizer) not in seen:
+        seen.add(id(optimizer))
+        if isinstance(optimizer, cls):
+            return optimizer
+        optimizer = getattr(optimizer, "optimizer", None) or getattr(
+            optimizer, "inner_optimizer", None)
+    return None
+
+
+def _numpy(variable):
+    return np.asarray(keras.ops.convert_to_numpy(variable))
+
+
 class GradientMonitor(keras.callbacks.Callback):
     """Per-layer gradient norms every ``every_n_steps`` steps, with a verdict.
 
@@ -39,7 +55,7 @@ class GradientMonitor(keras.callbacks.Callback):
     ```
 
     which explodes for ``a = 1, b = 2`` (``[n, n 2^(n-1)]``) and vanishes for
-    ``a = 0.5, b = 0.9`` (``-> [0, 0]``).  This callback measures exactly these
+    ``a = 0.5, b = 0.9`` (``-> [0, 0]``).  This callback reports exactly these
     quantities on any model: for every trainable variable ``w_j`` with gradient
     ``g_j`` of the training loss on the step's mini-batch,
 
@@ -55,35 +71,36 @@ class GradientMonitor(keras.callbacks.Callback):
     * otherwise ``vanishing`` if any layer norm is below ``vanish_threshold``;
     * otherwise ``healthy``.
 
-    A layer is the variables sharing a ``variable.path`` prefix (``dense/kernel``
-    and ``dense/bias`` form layer ``dense``).
+    A layer is the variables sharing a path prefix (``dense/kernel`` and
+    ``dense/bias`` form layer ``dense``).
 
-    How it stays cheap: it does not compute gradients again.  On train begin it
-    wraps the model optimizer's ``apply`` on the instance, so that the norms of
-    the gradients the train step already computed are written, inside the
-    compiled step (XLA included), into a non-trainable buffer variable; the
-    train function is rebuilt so that the step is retraced.  The buffer is read
-    and written to TensorBoard once per epoch; there is no per-batch Python
-    work.  The wrapping is undone on train end.  The gradients seen are those
-    given to the optimizer: before clipping by a ``GradientClipping`` wrapper or
-    the optimizer's own ``clipnorm``; with a ``loss_scale_factor`` they are
-    still multiplied by the loss scale.
+    The contract: the norms are recorded, inside the compiled train step on
+    every backend, by the optimizer wrapper
+    ``kerasreg.optimizers.GradientMonitoring``; this callback only reads its
+    variables once per epoch and writes them.  Compile with the wrapper::
 
-    TensorBoard tags (run ``log_dir/subdir``, step = number of updates before
-    the gradient): ``grad_norm/global``, ``grad_norm/layer/<layer>``,
-    ``grad_norm/variable/<variable.path>`` and ``grad_verdict`` (``+1``
-    exploding, ``0`` healthy, ``-1`` vanishing).  At epoch end ``logs`` gets
-    ``grad_norm`` (global norm of the last logged step) and ``grad_verdict`` (its
-    code), so ``History`` and the progress bar show them; ``self.verdict`` is the
-    last verdict as a string and ``self.history`` one dict per epoch.
+        monitor = GradientMonitor(every_n_steps=10, log_dir="logs")
+        model.compile(optimizer=monitor.wrap(keras.optimizers.SGD(0.1)), ...)
+        model.fit(x, y, callbacks=[monitor])
+
+    A model whose optimizer is not (and does not wrap) a ``GradientMonitoring``
+    raises a ``ValueError`` on train begin saying so.
+
+    TensorBoard (run ``log_dir/subdir``, step = number of updates before the
+    gradient): scalars ``grad_norm/global``, ``grad_norm/layer/<layer>``,
+    ``grad_norm/variable/<layer>/<variable>`` and ``grad_verdict`` (``+1``
+    exploding, ``0`` healthy, ``-1`` vanishing); with ``histograms=True``,
+    once per epoch, histograms ``weights/<layer>/<variable>`` and
+    ``gradients/<layer>/<variable>`` (the last recorded step's gradient).
+    Paths leave out the model's own name (``sequential_1/``), so the runs
+    of a sweep carry the same tags.  At epoch end ``logs`` gets
+    ``grad_norm`` (global norm of the last logged step) and ``grad_verdict``
+    (its code); ``self.verdict`` is the last verdict as a string and
+    ``self.history`` one dict per epoch.
 
     Departures: the lecture states the phenomenon; the thresholds are ours.
-    The step is captured where the optimizer is applied, which persists on the
-    TensorFlow (and torch) backends; on JAX the optimizer runs statelessly and
-    this callback raises ``NotImplementedError`` on train begin.  Under a
-    distribution strategy the norms are those of the gradient passed to
-    ``apply`` in each replica.  With gradient accumulation each micro-batch's
-    gradient is measured.
+    See ``GradientMonitoring`` for what "the gradient" is under
+    ``tf.distribute``, loss scaling and clipping.
 
     Args:
         every_n_steps: int >= 1, log every this many steps (step
@@ -97,10 +114,15 @@ class GradientMonitor(keras.callbacks.Callback):
             gradient norm below it is vanishing.  Defaults to ``1e-5``.
         subdir: sub-run of ``log_dir`` written to.  Defaults to
             ``"gradients"``.
+        histograms: bool, also write weight and gradient histograms once per
+            epoch (``wrap`` then keeps a copy of the gradient).  Defaults to
+            ``False``.
 
     Example:
 
-    >>> model.fit(x, y, callbacks=[GradientMonitor(every_n_steps=10, log_dir="logs")])
+    >>> monitor = GradientMonitor(every_n_steps=10, log_dir="logs")
+    >>> model.compile(optimizer=monitor.wrap("sgd"), loss="mse")
+    >>> model.fit(x, y, callbacks=[monitor])
 
     Reference:
         Goodfellow, Bengio and Courville, "Deep Learning", 2016, section 8.2.5
@@ -108,7 +130,7 @@ class GradientMonitor(keras.callbacks.Callback):
     """
 
     def __init__(self, every_n_steps=1, log_dir=None, explode_threshold=1e3,
-                 vanish_threshold=1e-5, subdir="gradients"):
+                 vanish_threshold=1e-5, subdir="gradients", histograms=False):
         super().__init__()
         self.every_n_steps = check_int("every_n_steps", every_n_steps, low=1)
         self.explode_threshold = check_float("explode_threshold", explode_threshold,
@@ -116,14 +138,12 @@ class GradientMonitor(keras.callbacks.Callback):
         self.vanish_threshold = check_float("vanish_threshold", vanish_threshold,
                                             low=0.0, high=self.explode_threshold,
                                             high_open=True)
-        if not isinstance(subdir, str):
-            raise TypeError(f"`subdir` must be a string, got {subdir!r}.")
-        self.log_dir = log_dir
-        self.subdir = subdir
+        self.log_dir = check_log_dir(log_dir)
+        self.subdir = check_subdir(subdir)
+        self.histograms = check_bool("histograms", histograms)
         self.verdict = None
         self.history = []
         self._writer = None
-        self._wrapped = None
 
     def get_config(self):
         return {
@@ -132,99 +152,74 @@ class GradientMonitor(keras.callbacks.Callback):
             "explode_threshold": self.explode_threshold,
             "vanish_threshold": self.vanish_threshold,
             "subdir": self.subdir,
+            "histograms": self.histograms,
         }
 
-    # -- capture inside the train step -------------------------------------
-    def _capacity(self):
-        steps = (self.params or {}).get("steps")
-        if steps:
-            return int(math.ceil(steps / self.every_n_steps)) + 1
-        return 4096
+    def wrap(self, optimizer):
+        """``GradientMonitoring(optimizer)`` recording what this monitor reads.
 
-    def _record(self, grads, variables):
-        """Traced into the train step: write this step's norms to the buffer."""
-        by_id = {id(v): g for g, v in zip(grads, variables)}
-        norms = []
-        for v in self._variables:
-            g = by_id.get(id(v))
-            if g is None:
-                norms.append(ops.zeros((), "float32"))
-                continue
-            if hasattr(g, "indices") and hasattr(g, "values"):  # tf.IndexedSlices
-                g = g.values
-            g = ops.cast(g, "float32")
-            # ||g|| = m ||g / m|| with m = max |g|: the squares of a gradient
-            # above ~1.8e19 overflow float32 even where its norm does not
-            # (the lecture's exploding network reaches 100 * 2^99 at n = 100).
-            m = ops.max(ops.abs(g))
-            m = ops.where(ops.logical_and(m > 0, ops.isfinite(m)), m, ops.ones_like(m))
-            norms.append(m * ops.sqrt(ops.sum(ops.square(g / m))))
-        norms = ops.reshape(ops.stack(norms), (1, len(norms)))
-        iterations = ops.cast(self.model.optimizer.iterations, "int32")
-        slot = ops.minimum(self._count, self._values.shape[0] - 1)
-        zero = ops.zeros((), "int32")
-        self._values.assign(ops.slice_update(self._values, ops.stack([slot, zero]), norms))
-        self._steps.assign(
-            ops.slice_update(self._steps, ops.reshape(slot, (1,)), ops.reshape(iterations, (1,)))
-        )
-        logged = ops.equal(ops.mod(iterations, self.every_n_steps), 0)
-        self._count.assign(self._count + ops.cast(logged, "int32"))
+        Call it before ``model.compile``; ``optimizer`` is anything
+        ``keras.optimizers.get`` accepts.
+        """
+        return GradientMonitoring(optimizer, every_n_steps=self.every_n_steps,
+                                  keep_gradients=self.histograms)
 
     def on_train_begin(self, logs=None):
-        if keras.backend.backend() == "jax":
-            raise NotImplementedError(
-                "GradientMonitor captures the gradients where the optimizer is "
-                "applied; the JAX trainer applies it statelessly, so the capture "
-                "cannot persist. Use the TensorFlow or torch backend."
-            )
         optimizer = self.model.optimizer
-        self._variables = list(self.model.trainable_variables)
-        paths = [v.path for v in self._variables]
+        recorder = find_wrapper(optimizer, GradientMonitoring)
+        if recorder is None:
+            raise ValueError(
+                "GradientMonitor reads the gradient norms that the optimizer wrapper "
+                "kerasreg.optimizers.GradientMonitoring records; the model's optimizer "
+                f"is a {type(optimizer).__name__}. Compile with "
+                "`optimizer=monitor.wrap(your_optimizer)`."
+            )
+        if recorder.every_n_steps != self.every_n_steps:
+            raise ValueError(
+                f"GradientMonitor has `every_n_steps`={self.every_n_steps} but the "
+                f"model's GradientMonitoring records every {recorder.every_n_steps} "
+                "steps; build the optimizer with `monitor.wrap(...)`."
+            )
+        if self.histograms and not recorder.keep_gradients:
+            raise ValueError("GradientMonitor(histograms=True) needs GradientMonitoring("
+                             "keep_gradients=True); build the optimizer with `monitor.wrap(...)`.")
+        if not recorder.built:  # its state is made in build
+            recorder.build(self.model.trainable_variables)
+        self._recorder = recorder
+        self._paths = [readable_path(v, self.model) for v in recorder.monitored_variables]
         self._layers = {}
-        for j, path in enumerate(paths):
+        for j, path in enumerate(self._paths):
             self._layers.setdefault(path.rsplit("/", 1)[0] if "/" in path else path, []).append(j)
-        self._paths = paths
-        cap = self._capacity()
-        self._values = keras.Variable(np.zeros((cap, len(paths)), "float32"),
-                                      trainable=False, name="grad_norm_buffer")
-        self._steps = keras.Variable(np.zeros((cap,), "int32"), trainable=False,
-                                     name="grad_norm_steps")
-        self._count = keras.Variable(0, dtype="int32", trainable=False, name="grad_norm_count")
-        original = optimizer.apply
-        monitor = self
-
-        def apply(grads, trainable_variables=None):
-            grads = list(grads)
-            variables = (list(trainable_variables) if trainable_variables is not None
-                         else monitor._variables)
-            monitor._record(grads, variables)
-            return original(grads, trainable_variables)
-
-        optimizer.apply = apply
-        self._wrapped = optimizer
-        self.model.make_train_function(force=True)
+        self._read = int(_numpy(recorder.norm_count))
         path = monitor_log_dir(self.log_dir, self.subdir)
         self._writer = SummaryWriter(path) if path is not None else None
         self._warned = False
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._count.assign(0)
+    def _take(self):
+        """The rows recorded since the last read: ``(steps, norms)``."""
+        recorder = self._recorder
+        count = int(_numpy(recorder.norm_count))
+        new = count - self._read
+        cap = recorder.capacity
+        if new > cap and not self._warned:
+            warnings.warn(f"GradientMonitor: {new} steps recorded since the last read but "
+                          f"GradientMonitoring keeps {cap}; the oldest are lost.")
+            self._warned = True
+        rows = [(k % cap) for k in range(max(self._read, count - cap), count)]
+        self._read = count
+        norms = _numpy(recorder.norms)[rows].astype("float64")
+        steps = _numpy(recorder.norm_steps)[rows].astype("int64")
+        return steps, norms
 
     def on_epoch_end(self, epoch, logs=None):
-        count = int(np.asarray(self._count))
-        cap = self._values.shape[0]
-        if count > cap and not self._warned:
-            warnings.warn(f"GradientMonitor: {count} logged steps in an epoch but room for "
-                          f"{cap}; only the first {cap - 1} and the last are kept.")
-            self._warned = True
-        count = min(count, cap)
-        if count == 0:
+        steps, values = self._take()
+        if self._writer is not None and self.histograms:
+            self._write_histograms(epoch)
+        if len(steps) == 0:
             if logs is not None:  # keep History's columns aligned
                 logs["grad_norm"] = float("nan")
                 logs["grad_verdict"] = float("nan")
             return
-        values = np.asarray(self._values)[:count].astype("float64")
-        steps = np.asarray(self._steps)[:count].astype("int64")
         layer_names = list(self._layers)
         layer = np.stack([np.sqrt(np.sum(values[:, idx] ** 2, axis=1))
                           for idx in self._layers.values()], axis=1)
@@ -252,11 +247,15 @@ class GradientMonitor(keras.callbacks.Callback):
             logs["grad_norm"] = float(glob[-1])
             logs["grad_verdict"] = float(codes[-1])
 
+    def _write_histograms(self, epoch):
+        values = {}
+        for path, v, g in zip(self._paths, self._recorder.monitored_variables,
+                              self._recorder.gradients):
+            values[f"weights/{path}"] = _numpy(v)
+            values[f"gradients/{path}"] = _numpy(g)
+        self._writer.histograms(values, step=epoch)
+
     def on_train_end(self, logs=None):
-        if self._wrapped is not None:
-            # Remove the instance attribute: the class' `apply` shows again.
-            del self._wrapped.apply
-            self._wrapped = None
-            self.model.train_function = None
         if self._writer is not None:
             self._writer.close()
+

@@ -14,7 +14,8 @@ from kerasreg.optimizers.rmsprop import RMSProp  # noqa: E402
 __all__ += ["AdaGrad", "Adam", "Momentum", "Nesterov", "RMSProp"]
 
 from kerasreg.optimizers.gradient_clipping import GradientClipping  # noqa: E402
+from kerasreg.optimizers.gradient_monitoring import GradientMonitoring  # noqa: E402
 from kerasreg.optimizers.gradient_noise import GradientNoise  # noqa: E402
 from kerasreg.optimizers.lookahead import Lookahead  # noqa: E402
 
-__all__ += ["GradientClipping", "GradientNoise", "Lookahead"]
+__all__ += ["GradientClipping", "GradientMonitoring", "GradientNoise", "Lookahead"]

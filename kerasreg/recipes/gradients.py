@@ -69,8 +69,8 @@ def measured_gradient_norms(settings, thresholds):
     """
     model, net = linear_network()
     # The gradient is measured, not followed: every epoch starts from its own weights anyway.
-    model.compile(optimizer=kerasreg.optimizers.SGD(1e-30), loss=sum_output)
     monitor = kerasreg.callbacks.GradientMonitor(every_n_steps=1, **thresholds)
+    model.compile(optimizer=monitor.wrap(kerasreg.optimizers.SGD(1e-30)), loss=sum_output)
     set_network = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: net.set(*settings[epoch]))
     model.fit(np.ones((1, 2), "float32"), np.zeros((1, 2), "float32"), epochs=len(settings), verbose=0,
               callbacks=[set_network, monitor])

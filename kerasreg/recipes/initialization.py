@@ -113,9 +113,9 @@ class StartStepFrom(keras.callbacks.Callback):
 
 def first_step_gradient_norms(model, initial_weights, x, y):
     """The norm of each layer's gradient at each scheme's initial weights, on the batch (x, y)."""
-    model.compile(optimizer=kerasreg.optimizers.SGD(0.01),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=False)
     monitor = kerasreg.callbacks.GradientMonitor(every_n_steps=1)
+    model.compile(optimizer=monitor.wrap(kerasreg.optimizers.SGD(0.01)),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=False)
     n = len(initial_weights)
     model.fit(np.concatenate([x] * n), np.concatenate([y] * n), batch_size=len(x), shuffle=False, epochs=1,
               verbose=0, callbacks=[StartStepFrom(initial_weights), monitor])

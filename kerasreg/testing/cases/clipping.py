@@ -97,3 +97,19 @@ register(
         ],
     )
 )
+
+register(
+    Case(
+        name="GradientMonitoring",
+        kind="optimizer",
+        cls=optimizers.GradientMonitoring,
+        kwargs=lambda: {"optimizer": keras.optimizers.SGD(0.3, momentum=0.7), "every_n_steps": 2,
+                        "capacity": 5, "keep_gradients": True},
+        bad=_WRAPPER_BAD + [
+            ({"every_n_steps": 0}, "every_n_steps"),
+            ({"every_n_steps": 1.5}, "every_n_steps"),
+            ({"capacity": 0}, "capacity"),
+            ({"keep_gradients": "yes"}, "keep_gradients"),
+        ],
+    )
+)

@@ -1,0 +1,136 @@
+"""Per-variable gradient norms recorded in optimizer variables, in the compiled step."""
+
+import keras
+from keras import ops
+
+from kerasreg._validation import check_bool, check_int
+from kerasreg.api_export import kerasreg_export
+from kerasreg.optimizers.optimizer_wrapper import OptimizerWrapper
+
+
+def safe_norm(g):
+    """``||g||_2`` in float32 without overflow: ``m ||g / m||`` with ``m = max |g|``.
+
+    The squares of a gradient above ~1.8e19 overflow float32 even where its
+    norm does not (the lecture's exploding network reaches ``100 * 2^99`` at
+    ``n = 100``).
+    """
+    g = ops.cast(g, "float32")
+    m = ops.max(ops.abs(g))
+    m = ops.where(ops.logical_and(m > 0, ops.isfinite(m)), m, ops.ones_like(m))
+    return m * ops.sqrt(ops.sum(ops.square(g / m)))
+
+
+@kerasreg_export
+class GradientMonitoring(OptimizerWrapper):
+    """Record ``||g_j||`` of every variable's gradient, then let the inner optimizer update.
+
+    For every trainable variable ``w_j`` with mini-batch gradient ``g_j`` at
+    update ``t`` (``t`` counted by ``iterations`` from 0), when
+    ``t mod N == 0`` the wrapper stores
+
+    ```
+    ||g_j||_2 = sqrt(sum g_j^2)                      for every j
+    ```
+
+    as one row of a ring buffer of ``capacity`` rows, inside the compiled
+    train step (XLA included, every backend); the inner optimizer then
+    updates with the gradient unchanged.  ``N`` is ``every_n_steps``.  This
+    is the recording half of ``kerasreg.callbacks.GradientMonitor``, which
+    reads the buffer once per epoch, computes layer and global norms and the
+    exploding / vanishing verdict, and writes TensorBoard.  Build it with
+    ``GradientMonitor.wrap(optimizer)`` so both agree on ``N``.
+
+    State (non-trainable optimizer variables, saved with the model):
+
+    * ``norms``: ``(capacity, P)`` float32, row ``k mod capacity`` holds the
+      ``k``-th recorded step's norms, column ``j`` variable ``j`` of
+      ``monitored_variables``;
+    * ``norm_steps``: ``(capacity,)`` int32, the update index ``t`` of each row;
+    * ``norm_count``: int32, the number of rows ever recorded;
+    * ``gradients`` (only with ``keep_gradients=True``): a copy of each
+      variable's gradient at the last recorded step, for histograms.
+
+    Departures: under ``tf.distribute`` the norms are those of the gradient
+    summed over replicas (the global batch's), divided by the inner
+    optimizer's ``loss_scale_factor``; they are measured before the inner
+    optimizer's own clipping and before any ``GradientClipping`` placed
+    inside this wrapper.  The norm is computed as ``m ||g / m||`` with
+    ``m = max |g|`` so that gradients whose squares overflow float32 still
+    get a finite norm.  With gradient accumulation on the inner optimizer,
+    each micro-batch's gradient is a step.
+
+    Args:
+        optimizer: the inner optimizer (Keras' or kerasreg's).
+        every_n_steps: int >= 1, ``N``. Defaults to ``1``.
+        capacity: int >= 1, rows of the ring buffer: recorded steps kept
+            between two reads. Defaults to ``1024``.
+        keep_gradients: bool, keep a copy of the last recorded gradient.
+            Defaults to ``False``.
+        name: optional name.
+
+    Example:
+
+    >>> opt = GradientMonitoring(keras.optimizers.SGD(0.1), every_n_steps=10)
+    >>> model.compile(optimizer=opt, loss="mse")
+
+    Reference:
+        Goodfellow, Bengio and Courville, "Deep Learning", 2016, section 8.2.5.
+    """
+
+    def __init__(self, optimizer, every_n_steps=1, capacity=1024, keep_gradients=False,
+                 name=None, **kwargs):
+        super().__init__(optimizer, name=name, **kwargs)
+        self.every_n_steps = check_int("every_n_steps", every_n_steps, low=1)
+        self.capacity = check_int("capacity", capacity, low=1)
+        self.keep_gradients = check_bool("keep_gradients", keep_gradients)
+
+    def build(self, var_list):
+        super().build(var_list)
+        self.norms = self._add_state("norms", shape=(self.capacity, len(var_list)))
+        self.norm_steps = self._add_state("norm_steps", shape=(self.capacity,), dtype="int32")
+        self.norm_count = self._add_state("norm_count", dtype="int32")
+        self.gradients = []
+        if self.keep_gradients:
+            for j, v in enumerate(var_list):
+                self.gradients.append(self._add_state(f"gradient_{j}", shape=v.shape, dtype=v.dtype))
+
+    @property
+    def monitored_variables(self):
+        """The variables whose gradient norms are recorded, column by column."""
+        return list(self._trainable_variables)
+
+    def _apply_wrapped(self, grads, variables):
+        summed = self._global_gradient(grads)
+        by_index = {self._get_variable_index(v): g for g, v in zip(summed, variables)}
+        zero = ops.zeros((), "float32")
+        row = []
+        for j in range(len(self._trainable_variables)):
+            g = by_index.get(j)
+            if g is not None and hasattr(g, "indices") and hasattr(g, "values"):
+                g = g.values  # tf.IndexedSlices (embeddings)
+            row.append(zero if g is None else safe_norm(g))
+        row = ops.reshape(ops.stack(row), (1, len(row)))
+        step = ops.cast(self.iterations, "int32")
+        logged = ops.equal(ops.mod(step, self.every_n_steps), 0)
+        count = self.norm_count.value
+        slot = ops.mod(count, self.capacity)
+        old_row = ops.slice(self.norms.value, ops.stack([slot, 0 * slot]), (1, len(self._trainable_variables)))
+        self.norms.assign(ops.slice_update(self.norms.value, ops.stack([slot, 0 * slot]),
+                                           ops.where(logged, row, old_row)))
+        old_step = ops.slice(self.norm_steps.value, ops.reshape(slot, (1,)), (1,))
+        self.norm_steps.assign(ops.slice_update(
+            self.norm_steps.value, ops.reshape(slot, (1,)),
+            ops.where(logged, ops.reshape(step, (1,)), old_step)))
+        self.norm_count.assign(count + ops.cast(logged, "int32"))
+        for j, keep in enumerate(self.gradients):
+            g = by_index.get(j)
+            if g is not None and not (hasattr(g, "indices") and hasattr(g, "values")):
+                keep.assign(ops.where(logged, ops.cast(g, keep.dtype), keep.value))
+        self.optimizer.apply(grads, variables)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"every_n_steps": self.every_n_steps, "capacity": self.capacity,
+                       "keep_gradients": self.keep_gradients})
+        return config
