@@ -1,6 +1,7 @@
 """The data entry points: ``load`` (tf.data), ``load_arrays`` (numpy), ``from_arrays``."""
 
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -14,6 +15,19 @@ from kerasreg.data.sources import folder_sources, tfds_sources
 from kerasreg.data.splits import check_fractions, split_indices
 
 __all__ = ["load", "load_arrays", "from_arrays"]
+
+# Keras warns at every `fit` on a tf.data.Dataset that `shuffle=True` (fit's default) "will be
+# ignored" (keras/src/trainers/data_adapters/__init__.py, get_data_adapter), reminding the user
+# to shuffle in the pipeline.  The training splits built here are shuffled in the pipeline
+# (seeded, anew each epoch), so for them the reminder is noise.  Keras has no per-dataset way to
+# say "already shuffled", hence this filter on that one message (no patching of Keras).  It also
+# quiets the reminder for tf.data datasets of your own once kerasreg.data is imported: shuffle
+# those with `.shuffle(buffer_size)`, as ``load`` does.
+warnings.filterwarnings(
+    "ignore",
+    message=r"`shuffle=True` was passed, but will be ignored since the data `x` was provided as a tf\.data\.Dataset",
+    category=UserWarning,
+)
 
 
 def load(name="digits", *, batch_size=32, eval_batch_size=None, validation_split=0.2, test_split=None, seed=0,
