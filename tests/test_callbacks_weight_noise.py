@@ -6,8 +6,9 @@ import pytest
 
 import kerasreg
 from kerasreg.callbacks import WeightNoiseCallback
+from kerasreg.optimizers import WeightNoiseOptimizer
 
-pytestmark = pytest.mark.tf_only
+pytestmark = pytest.mark.jax_pass  # the noise lives in optimizer variables: every backend
 
 M, D, LR, SIGMA, SEED = 32, 4, 0.07, 0.3, 5
 
@@ -19,10 +20,11 @@ def _data():
     return x, y
 
 
-def _model(jit=False):
+def _model(jit=False, noise=None):
     model = keras.Sequential([keras.Input((D,)), keras.layers.Dense(1)])
     model.set_weights([np.array([[0.1], [0.2], [-0.3], [0.7]], "float32"), np.array([0.3], "float32")])
-    model.compile(optimizer=keras.optimizers.SGD(LR), loss="mse", jit_compile=jit)
+    optimizer = keras.optimizers.SGD(LR)
+    model.compile(optimizer=noise.wrap(optimizer) if noise else optimizer, loss="mse", jit_compile=jit)
     return model
 
 
@@ -55,11 +57,12 @@ def test_update_uses_noisy_gradient_on_clean_weights(tmp_path):
     """Exact numpy reference with the same draws (graph mode; under XLA
     TensorFlow's stateless RNG gives other draws, see the next test)."""
     x, y = _data()
-    model = _model()
+    noise = WeightNoiseCallback(SIGMA, seed=SEED)
+    model = _model(noise=noise)
     rec = Record()
     ckpt = keras.callbacks.ModelCheckpoint(str(tmp_path / "e{epoch}.weights.h5"), save_weights_only=True)
     model.fit(x, y, batch_size=M, epochs=7, shuffle=False, verbose=0,
-              callbacks=[WeightNoiseCallback(SIGMA, seed=SEED), rec, ckpt])
+              callbacks=[noise, rec, ckpt])
     ref = _reference(7)
     worst = 0.0
     for got, want in zip(rec.weights, ref):
@@ -79,11 +82,13 @@ def test_update_uses_noisy_gradient_on_clean_weights(tmp_path):
     np.testing.assert_allclose(model.evaluate(x, y, verbose=0), np.mean((x @ w + b - y) ** 2), rtol=1e-5)
 
 
-def test_train_step_is_restored_after_fit():
+def test_nothing_replaced_and_plain_training_after_fit():
     x, y = _data()
-    model = _model()
-    model.fit(x, y, batch_size=M, epochs=2, shuffle=False, verbose=0, callbacks=[WeightNoiseCallback(SIGMA, seed=1)])
+    noise = WeightNoiseCallback(SIGMA, seed=1)
+    model = _model(noise=noise)
+    model.fit(x, y, batch_size=M, epochs=2, shuffle=False, verbose=0, callbacks=[noise])
     assert "train_step" not in model.__dict__ and "apply_gradients" not in model.optimizer.__dict__
+    assert "apply" not in model.optimizer.__dict__
     before = [w.astype("float64") for w in model.get_weights()]
     model.fit(x, y, batch_size=M, epochs=1, shuffle=False, verbose=0)
     w, b = before
@@ -97,12 +102,13 @@ def test_measured_noise_std_from_the_updates(jit):
     """Recover eps from each update (linear least squares: the gradient
     determines W + eps exactly) and check its standard deviation."""
     x, y = _data()
-    model = _model(jit)
-    rec = Record()
     steps, sigma = 25, 0.05
+    noise = WeightNoiseCallback(sigma, seed=11)
+    model = _model(jit, noise=noise)
+    rec = Record()
     w0 = [w.astype("float64") for w in model.get_weights()]
     model.fit(x, y, batch_size=M, epochs=steps, shuffle=False, verbose=0,
-              callbacks=[WeightNoiseCallback(sigma, seed=11), rec])
+              callbacks=[noise, rec])
     xa = np.hstack([x, np.ones((M, 1))]).astype("float64")
     prev = np.vstack([w0[0], w0[1][:, None]])
     eps = []
@@ -123,12 +129,43 @@ def test_measured_noise_std_from_the_updates(jit):
 
 def test_schedule_is_logged_and_annealed():
     x, y = _data()
-    model = _model()
-    rec = Record()
     schedule = lambda e: 0.3 / (1 + e) ** 0.55  # noqa: E731
-    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[WeightNoiseCallback(schedule=schedule), rec])
+    noise = WeightNoiseCallback(schedule=schedule)
+    model = _model(noise=noise)
+    rec = Record()
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[noise, rec])
     np.testing.assert_allclose([l["weight_noise_stddev"] for l in rec.logs], [schedule(e) for e in range(3)],
                                rtol=1e-6)
+    np.testing.assert_allclose(float(np.asarray(model.optimizer.noise_stddev)), schedule(2), rtol=1e-6)
+
+
+def test_validation_and_explicit_api_see_clean_weights():
+    """Validation inside fit sees W; without the callback, add_noise/remove_noise
+    turn the noise on and off, and the update follows the reference."""
+    x, y = _data()
+    noise = WeightNoiseCallback(SIGMA, seed=SEED)
+    model = _model(noise=noise)
+    rec = Record()
+    model.fit(x, y, batch_size=M, epochs=3, shuffle=False, verbose=0, validation_data=(x, y),
+              callbacks=[noise, rec])
+    ref = _reference(3)
+    for logs, (w, b) in zip(rec.logs, ref):
+        np.testing.assert_allclose(logs["val_loss"], np.mean((x @ w + b - y) ** 2), rtol=1e-5)
+    # The wrapper alone, driven explicitly: the same three steps.
+    model = _model(noise=WeightNoiseCallback(SIGMA, seed=SEED))
+    optimizer = model.optimizer
+    optimizer.build(model.trainable_variables)
+    optimizer.add_noise()
+    model.fit(x, y, batch_size=M, epochs=3, shuffle=False, verbose=0)
+    optimizer.remove_noise()
+    for got, want in zip(model.get_weights(), ref[-1]):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_unwrapped_optimizer_is_a_clear_error():
+    x, y = _data()
+    with pytest.raises(ValueError, match=r"noise\.wrap"):
+        _model().fit(x, y, verbose=0, callbacks=[WeightNoiseCallback(0.1)])
 
 
 @pytest.mark.skipif(not hasattr(kerasreg.layers, "WeightNoise"), reason="kerasreg.layers.WeightNoise not present")
@@ -155,3 +192,10 @@ def test_drives_weight_noise_layers():
 def test_bad_arguments(kwargs, name):
     with pytest.raises((ValueError, TypeError), match=name):
         WeightNoiseCallback(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"stddev": -0.1}, "stddev"), ({"stddev": "x"}, "stddev"),
+                                          ({"seed": 1.5}, "seed"), ({"optimizer": 3}, "optimizer")])
+def test_wrapper_bad_arguments(kwargs, name):
+    with pytest.raises((ValueError, TypeError), match=name):
+        WeightNoiseOptimizer(**{"optimizer": "sgd", **kwargs})

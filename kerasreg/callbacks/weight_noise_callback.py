@@ -1,9 +1,12 @@
-"""Weight noise for any compiled model, added and removed inside the train step."""
+"""Weight noise for any compiled model: the user-facing face of ``WeightNoiseOptimizer``."""
 
 import keras
-from keras import ops
 
 from kerasreg._validation import check_float, check_seed
+from kerasreg.callbacks.gradient_monitor import find_wrapper
+from kerasreg.optimizers.weight_noise_optimizer import WeightNoiseOptimizer
+
+__all__ = ["WeightNoiseCallback"]
 
 
 def _walk(layer):
@@ -27,40 +30,42 @@ class WeightNoiseCallback(keras.callbacks.Callback):
     W  <- optimizer update of W with g            (W, not W + eps)
     ```
 
-    ``sigma_e`` is ``stddev`` (or ``schedule(epoch)``).  The perturbation is
-    added and removed *inside* the compiled train function: on train begin
-    the callback wraps ``model.train_step`` (add ``eps`` to every trainable
-    variable, run the normal step) and the optimizer's ``apply_gradients``
-    (put back the saved clean ``W`` before the update), and resets
-    ``model.train_function`` so that it is retraced; everything is restored
-    on train end.  Between steps the weights are clean, so evaluation,
-    prediction, checkpoints and ``save`` never see noise.  The noise is
-    ``stddev * keras.random.normal(v.shape, seed=g)`` for each trainable
-    variable ``v`` in ``model.trainable_variables`` order, with ``g`` a
-    ``keras.random.SeedGenerator(seed)`` owned by the callback (under XLA
-    TensorFlow's stateless generator yields other draws of the same
-    distribution).  Training
+    ``sigma_e`` is ``stddev`` (or ``schedule(epoch)``).  The rule itself is
+    carried out, inside the compiled step on every backend, by the optimizer
+    wrapper ``kerasreg.optimizers.WeightNoiseOptimizer`` (see there); compile
+    with it, most simply through ``wrap``::
+
+        noise = WeightNoiseCallback(0.02, seed=1)
+        model.compile(optimizer=noise.wrap(keras.optimizers.SGD(0.1)), ...)
+        model.fit(x, y, callbacks=[noise])
+
+    This callback sets ``sigma_e`` each epoch and keeps the weights clean
+    outside training steps: it calls the wrapper's ``add_noise()`` on epoch
+    begin and ``remove_noise()`` before validation, on epoch end and on train
+    end, so validation, ``ModelCheckpoint``, ``evaluate``, ``predict`` and
+    ``save`` after ``fit`` see ``W``.  Put it first in ``callbacks`` so that
+    the callbacks after it see the clean weights at epoch end.  Training
     metrics (and the logged training loss) are those of the noisy weights.
 
     If the model contains ``kerasreg.layers.WeightNoise`` wrappers, the
-    callback adds no noise of its own: it drives their ``stddev`` variable
-    (``layer.stddev.assign(value)`` each epoch) instead.
+    callback drives their ``stddev`` variable (``layer.stddev.assign(value)``
+    each epoch) instead, and needs no optimizer wrapper.  Otherwise a model
+    whose optimizer is not (and does not wrap) a ``WeightNoiseOptimizer``
+    raises a ``ValueError`` on train begin.
 
-    Departures: the restore is an assignment of the saved ``W``, not a
-    subtraction of ``eps`` (bit-exact).  TensorFlow backend only (the JAX
-    and torch train steps are stateless / eager); not under a distribution
-    strategy (each replica would draw its own noise into a mirrored
-    variable).
+    Departures: see ``WeightNoiseOptimizer``.
 
     Args:
         stddev: float >= 0, ``sigma_e`` when ``schedule`` is None. Default 0.01.
         schedule: optional callable ``epoch -> stddev`` (annealing, e.g.
             ``lambda e: 0.05 / (1 + e) ** 0.55``), evaluated at each epoch begin.
-        seed: optional int, for reproducible noise.
+        seed: optional int, for reproducible noise (used by ``wrap``).
 
     Example:
 
-    >>> model.fit(x, y, epochs=10, callbacks=[WeightNoiseCallback(0.02, seed=1)])
+    >>> noise = WeightNoiseCallback(0.02, seed=1)
+    >>> model.compile(optimizer=noise.wrap("sgd"), loss="mse")
+    >>> model.fit(x, y, epochs=10, callbacks=[noise])
 
     Reference:
         Graves, "Practical Variational Inference for Neural Networks", 2011;
@@ -74,11 +79,16 @@ class WeightNoiseCallback(keras.callbacks.Callback):
             raise TypeError(f"`schedule` must be a callable epoch -> stddev or None, got {schedule!r}.")
         self.schedule = schedule
         self.seed = check_seed(seed)
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self._sigma = keras.Variable(self.stddev, trainable=False, dtype="float32", name="weight_noise_stddev")
+        self._noise = None
+        self._layers = []
+        self._sigma = self.stddev
 
     def get_config(self):
         return {"stddev": self.stddev, "schedule": self.schedule, "seed": self.seed}
+
+    def wrap(self, optimizer):
+        """``WeightNoiseOptimizer(optimizer, stddev, seed)``: call before ``model.compile``."""
+        return WeightNoiseOptimizer(optimizer, stddev=self.stddev, seed=self.seed)
 
     def _noise_layers(self):
         from kerasreg import layers
@@ -89,52 +99,38 @@ class WeightNoiseCallback(keras.callbacks.Callback):
         return [layer for layer in _walk(self.model) if isinstance(layer, cls)]
 
     def on_train_begin(self, logs=None):
-        if keras.backend.backend() != "tensorflow":
-            raise NotImplementedError("WeightNoiseCallback needs the TensorFlow backend.")
         self._layers = self._noise_layers()
-        if self._layers:
-            return
-        model, optimizer = self.model, self.model.optimizer
-        original_step, original_apply = model.train_step, optimizer.apply_gradients
-        pending = []
-
-        def train_step(data):
-            pending.clear()
-            for v in model.trainable_variables:
-                clean = ops.copy(v.value)  # a snapshot, read before the perturbation
-                eps = ops.multiply(ops.cast(self._sigma, v.dtype),
-                                   keras.random.normal(v.shape, dtype=v.dtype, seed=self.seed_generator))
-                v.assign(ops.add(clean, eps))
-                pending.append((v, clean))
-            return original_step(data)
-
-        def apply_gradients(grads_and_vars, *args, **kwargs):
-            for v, clean in pending:
-                v.assign(clean)  # the update is applied to W, not W + eps
-            pending.clear()
-            return original_apply(grads_and_vars, *args, **kwargs)
-
-        model.train_step = train_step
-        optimizer.apply_gradients = apply_gradients
-        model.train_function = None
-        model.make_train_function(force=True)
+        self._noise = find_wrapper(self.model.optimizer, WeightNoiseOptimizer)
+        if self._noise is None and not self._layers:
+            raise ValueError(
+                "WeightNoiseCallback needs the model's optimizer to be (or wrap) a "
+                "kerasreg.optimizers.WeightNoiseOptimizer, or kerasreg.layers.WeightNoise "
+                f"layers in the model; the optimizer is a {type(self.model.optimizer).__name__}. "
+                "Compile with `optimizer=noise.wrap(your_optimizer)`."
+            )
+        if self._noise is not None and not self._noise.built:
+            self._noise.build(self.model.trainable_variables)
 
     def on_epoch_begin(self, epoch, logs=None):
         value = self.stddev if self.schedule is None else check_float(
             "schedule(epoch)", self.schedule(epoch), low=0.0)
-        self._sigma.assign(value)
+        self._sigma = value
         for layer in self._layers:
             layer.stddev.assign(value)
+        if self._noise is not None:
+            self._noise.noise_stddev.assign(value)
+            self._noise.add_noise()
+
+    def on_test_begin(self, logs=None):
+        if self._noise is not None:  # validation inside fit: the clean weights
+            self._noise.remove_noise()
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._noise is not None:
+            self._noise.remove_noise()
         if logs is not None:
-            logs["weight_noise_stddev"] = float(ops.convert_to_numpy(self._sigma))
+            logs["weight_noise_stddev"] = float(self._sigma)
 
     def on_train_end(self, logs=None):
-        if self._layers:
-            return
-        model = self.model
-        for obj, name in ((model, "train_step"), (model.optimizer, "apply_gradients")):
-            if name in obj.__dict__:
-                del obj.__dict__[name]
-        model.train_function = None
+        if self._noise is not None:
+            self._noise.remove_noise()

@@ -17,5 +17,7 @@ from kerasreg.optimizers.gradient_clipping import GradientClipping  # noqa: E402
 from kerasreg.optimizers.gradient_monitoring import GradientMonitoring  # noqa: E402
 from kerasreg.optimizers.gradient_noise import GradientNoise  # noqa: E402
 from kerasreg.optimizers.lookahead import Lookahead  # noqa: E402
+from kerasreg.optimizers.weight_noise_optimizer import WeightNoiseOptimizer  # noqa: E402
 
-__all__ += ["GradientClipping", "GradientMonitoring", "GradientNoise", "Lookahead"]
+__all__ += ["GradientClipping", "GradientMonitoring", "GradientNoise", "Lookahead",
+            "WeightNoiseOptimizer"]

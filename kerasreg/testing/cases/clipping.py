@@ -113,3 +113,23 @@ register(
         ],
     )
 )
+
+register(
+    Case(
+        name="WeightNoiseOptimizer",
+        kind="optimizer",
+        cls=optimizers.WeightNoiseOptimizer,
+        kwargs=lambda: {"optimizer": keras.optimizers.SGD(0.3, momentum=0.7), "stddev": 0.03,
+                        "seed": 7},
+        # The noise is on only between add_noise() and remove_noise() (the
+        # callback's job), so the suite's runs compare the plain updates;
+        # tests/test_callbacks_weight_noise.py checks the noisy ones.
+        replica_skip="the perturbation assigns mirrored model variables in the replica "
+                     "context; WeightNoiseOptimizer is documented as not under tf.distribute",
+        bad=_WRAPPER_BAD + [
+            ({"stddev": -0.1}, "stddev"),
+            ({"stddev": "x"}, "stddev"),
+            ({"seed": -1}, "seed"),
+        ],
+    )
+)

@@ -1,0 +1,155 @@
+"""Weight noise (Graves, 2011) as an optimizer wrapper: the gradient at W + eps, the update on W."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from kerasreg._validation import check_float, check_seed
+from kerasreg.api_export import kerasreg_export
+from kerasreg.optimizers.optimizer_wrapper import OptimizerWrapper
+
+
+@kerasreg_export
+class WeightNoiseOptimizer(OptimizerWrapper):
+    """Train on Gaussian-perturbed weights, drawn afresh at every step; update the clean ones.
+
+    The lecture's weight noise: at every training step, for the mini-batch
+    gradient,
+
+    ```
+    eps ~ N(0, sigma^2 I)                         (a fresh draw per step)
+    g   = 1/m sum_i grad_W L(f(x_i; W + eps), y_i)
+    W  <- optimizer update of W with g            (W, not W + eps)
+    ```
+
+    ``sigma`` is ``stddev`` (the variable ``noise_stddev``, which
+    ``kerasreg.callbacks.WeightNoiseCallback`` sets from a schedule).
+
+    How, without touching the train step: between steps the model's
+    trainable variables hold ``W + eps``, so Keras' own forward and backward
+    pass give ``g`` at ``W + eps``.  ``apply(g)`` then, for every trainable
+    variable, in the compiled step on every backend:
+
+    ```
+    W + eps  ->  W              (subtract the eps that is in the weights)
+    W        ->  W'             (the inner optimizer's update with g)
+    z ~ N(0, I);  W' -> W' + sigma z
+    ```
+
+    ``z = keras.random.normal(v.shape, seed=g)`` for each variable ``v`` in
+    ``model.trainable_variables`` order, ``g`` a ``SeedGenerator(seed)``
+    owned by the wrapper (under XLA TensorFlow's stateless generator yields
+    other draws of the same distribution).
+
+    The explicit contract: the weights are noisy between steps, so
+
+    * ``add_noise()`` turns the noise on: it puts ``sigma z`` into the
+      weights (the first step's ``z`` is drawn then);
+    * ``remove_noise()`` turns it off: it takes ``sigma z`` out, for
+      evaluation, prediction, checkpoints and at the end of training.  The
+      same ``z`` comes back with the next ``add_noise()``, so an evaluation
+      between epochs does not change the sequence of draws.
+
+    While the noise is off (before the first ``add_noise()``, after
+    ``remove_noise()``, or with ``sigma = 0``) ``apply`` is the inner
+    optimizer's update of the clean weights.
+
+    ``WeightNoiseCallback`` calls them (add on epoch begin; remove before
+    validation, on epoch end and on train end).  Both are eager calls made
+    between steps.
+
+    State (optimizer variables, saved with the model): ``noise_stddev``
+    (``sigma``), ``applied_stddev`` (the ``sigma`` with which ``z`` is in the
+    weights now; 0 when they are clean), ``noise_drawn`` and one ``noise_<j>``
+    per trainable variable (the unit draw ``z``).
+
+    Departures: ``W`` is recovered by subtracting ``sigma z``, exact up to
+    float rounding (one ulp of ``|W| + |eps|``).  Not under ``tf.distribute``
+    (the perturbation assigns mirrored variables in the replica context).
+    Training metrics are those of the noisy weights.
+
+    Args:
+        optimizer: the inner optimizer (Keras' or kerasreg's).
+        stddev: float >= 0, ``sigma``. Defaults to ``0.01``.
+        seed: int >= 0 or ``None`` (a random seed). Defaults to ``None``.
+        name: optional name.
+
+    Example:
+
+    >>> opt = WeightNoiseOptimizer(keras.optimizers.SGD(0.1), stddev=0.02, seed=1)
+    >>> model.compile(optimizer=opt, loss="mse")
+    >>> model.fit(x, y, callbacks=[kerasreg.callbacks.WeightNoiseCallback(0.02)])
+
+    Reference:
+        Graves, "Practical Variational Inference for Neural Networks", NeurIPS
+        2011; Goodfellow, Bengio and Courville, "Deep Learning", 2016, Section 7.5.
+    """
+
+    def __init__(self, optimizer, stddev=0.01, seed=None, name=None, **kwargs):
+        super().__init__(optimizer, name=name, **kwargs)
+        self.stddev = check_float("stddev", stddev, low=0.0)
+        self.seed = check_seed(seed)
+        with keras.name_scope(self.name, caller=self):
+            self.seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
+        self._track_variable(self.seed_generator.state)
+
+    def build(self, var_list):
+        super().build(var_list)
+        self.noise_stddev = self._add_state(
+            "noise_stddev", initializer=keras.initializers.Constant(self.stddev))
+        self.applied_stddev = self._add_state("applied_stddev")
+        self.noise_drawn = self._add_state("noise_drawn", dtype="int32")
+        self.noise = [self._add_state(f"noise_{j}", shape=v.shape, dtype=v.dtype)
+                      for j, v in enumerate(var_list)]
+
+    def _draw(self):
+        for z in self.noise:
+            z.assign(keras.random.normal(z.shape, dtype=z.dtype, seed=self.seed_generator))
+        self.noise_drawn.assign(1)
+
+    def _shift(self, variables, delta):
+        """``v += delta * z_v`` for every variable (``delta`` a float32 scalar)."""
+        for v in variables:
+            z = self.noise[self._get_variable_index(v)]
+            v.assign(v + ops.cast(delta, v.dtype) * z)
+
+    def add_noise(self):
+        """Put ``sigma z`` into the weights (``z`` drawn now if none is pending).
+
+        Idempotent; with a ``sigma`` changed since the last call, the weights
+        get the new ``sigma z``.  Call eagerly, between steps.
+        """
+        if not self.built:
+            raise ValueError("WeightNoiseOptimizer.add_noise: build the optimizer first "
+                             "(`optimizer.build(model.trainable_variables)`).")
+        if int(np.asarray(ops.convert_to_numpy(self.noise_drawn))) == 0:
+            self._draw()
+        sigma = float(np.asarray(ops.convert_to_numpy(self.noise_stddev)))
+        self._shift(self._trainable_variables, sigma - self.applied_stddev)
+        # A Python float: on JAX, assigning the other variable would share its
+        # buffer, which the compiled step may not donate twice.
+        self.applied_stddev.assign(sigma)
+
+    def remove_noise(self):
+        """Take the noise out of the weights (they hold ``W`` again); idempotent."""
+        if not self.built:
+            return
+        self._shift(self._trainable_variables, -self.applied_stddev)
+        self.applied_stddev.assign(0.0)
+
+    def _apply_wrapped(self, grads, variables):
+        applied = self.applied_stddev.value
+        on = ops.greater(applied, 0.0)
+        self._shift(variables, -applied)
+        self.optimizer.apply(grads, variables)
+        for z in self.noise:  # a fresh z while the noise is on
+            fresh = keras.random.normal(z.shape, dtype=z.dtype, seed=self.seed_generator)
+            z.assign(ops.where(on, fresh, z.value))
+        sigma = ops.where(on, self.noise_stddev.value, 0.0)
+        self._shift(variables, sigma)
+        self.applied_stddev.assign(sigma)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"stddev": self.stddev, "seed": self.seed})
+        return config
