@@ -96,3 +96,22 @@ def test_bad_arguments():
         ActivationMonitor(x, layers="dense")
     with pytest.raises(TypeError, match="histograms"):
         ActivationMonitor(x, histograms=1)
+
+
+def test_bad_input_is_rejected_at_construction():
+    with pytest.raises(TypeError, match="`x`"):
+        ActivationMonitor(None)
+    with pytest.raises(TypeError, match="`x`"):
+        ActivationMonitor("digits")
+    with pytest.raises(ValueError, match="`x`"):
+        ActivationMonitor(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="`x`"):
+        ActivationMonitor([np.zeros((4, 3)), np.zeros((5, 2))])
+    with pytest.raises(ValueError, match="layers"):
+        ActivationMonitor(np.zeros((4, 3)), layers=[])
+    with pytest.raises(TypeError, match="layers"):
+        ActivationMonitor(np.zeros((4, 3)), layers=[3])
+    with pytest.raises(TypeError, match="log_dir"):
+        ActivationMonitor(np.zeros((4, 3)), log_dir=7)
+    with pytest.raises(TypeError, match="subdir"):
+        ActivationMonitor(np.zeros((4, 3)), subdir=None)

@@ -144,3 +144,21 @@ def test_bad_arguments():
         CurvatureMonitor(x, x, every_n_epochs=0)
     with pytest.raises(ValueError, match="method"):
         CurvatureMonitor(x, x, method="newton")
+
+
+def test_bad_input_is_rejected_at_construction():
+    x = np.zeros((4, 3), "float32")
+    with pytest.raises(ValueError, match="`y` has 3 examples but `x` has 4"):
+        CurvatureMonitor(x, np.zeros((3, 1)))
+    with pytest.raises(ValueError, match="sample_weight"):
+        CurvatureMonitor(x, np.zeros((4, 1)), sample_weight=np.ones(5))
+    with pytest.raises(TypeError, match="`x`"):
+        CurvatureMonitor(None, np.zeros((4, 1)))
+    with pytest.raises(TypeError, match="`y`"):
+        CurvatureMonitor(x, None)
+    with pytest.raises(TypeError, match="`y`"):
+        CurvatureMonitor(x, 3.0)
+    with pytest.raises(TypeError, match="log_dir"):
+        CurvatureMonitor(x, np.zeros((4, 1)), log_dir=1)
+    with pytest.raises(ValueError, match="seed"):
+        CurvatureMonitor(x, np.zeros((4, 1)), seed=-1)

@@ -1,4 +1,4 @@
-"""TensorBoard writing shared by the kerasreg monitors (private).
+"""TensorBoard writing and argument checks shared by the kerasreg monitors (private).
 
 This is TensorBoard-writing code, so it may use ``tf.summary`` (TensorFlow is a
 dependency of kerasreg on every backend; the writer runs eagerly and never
@@ -14,7 +14,8 @@ import os
 
 import numpy as np
 
-__all__ = ["SummaryWriter", "check_log_dir", "check_subdir", "monitor_log_dir", "readable_path"]
+__all__ = ["SummaryWriter", "check_log_dir", "check_subdir", "check_batch", "monitor_log_dir",
+           "readable_path"]
 
 
 def monitor_log_dir(log_dir, subdir):
@@ -41,6 +42,50 @@ def check_subdir(subdir):
         raise TypeError(f"`subdir` must be a string, got {subdir!r} of type "
                         f"{type(subdir).__name__}.")
     return subdir
+
+
+def _length(name, value):
+    if value is None:
+        raise TypeError(f"`{name}` must be an array (or a list/dict of arrays for a model "
+                        "with several inputs), got None.")
+    if isinstance(value, dict):
+        parts = list(value.values())
+    elif isinstance(value, (list, tuple)) and value and hasattr(value[0], "shape"):
+        parts = list(value)
+    else:
+        parts = [value]
+    lengths = set()
+    for part in parts:
+        shape = getattr(part, "shape", None)
+        if shape is None:
+            try:
+                shape = np.asarray(part).shape
+            except Exception:  # noqa: BLE001 - reported below with the argument's name
+                shape = None
+        if shape is None or len(shape) == 0 or isinstance(part, (str, bytes)):
+            raise TypeError(f"`{name}` must be an array with a batch axis (or a list/dict of "
+                            f"them), got {part!r} of type {type(part).__name__}.")
+        lengths.add(int(shape[0]))
+    if len(lengths) != 1 or 0 in lengths:
+        raise ValueError(f"`{name}` must hold at least one example and the same number of "
+                         f"examples in every input; got lengths {sorted(lengths)}.")
+    return lengths.pop()
+
+
+def check_batch(**arrays):
+    """Check a fixed batch given as ``name=array`` pairs: each has a batch
+    axis, all have the same length.
+
+    Returns the number of examples.  Errors name the argument.
+    """
+    (first, value), *rest = arrays.items()
+    n = _length(first, value)
+    for name, other in rest:
+        m = _length(name, other)
+        if m != n:
+            raise ValueError(f"`{name}` has {m} examples but `{first}` has {n}; they must "
+                             "have the same length.")
+    return n
 
 
 def readable_path(variable, model):

@@ -5,7 +5,8 @@ import keras
 import numpy as np
 
 from kerasreg._validation import check_int
-from kerasreg.callbacks._summary import SummaryWriter, monitor_log_dir
+from kerasreg.callbacks._summary import (SummaryWriter, check_batch, check_log_dir,
+                                        check_subdir, monitor_log_dir)
 
 __all__ = ["ActivationMonitor", "activation_stats"]
 
@@ -77,7 +78,8 @@ class ActivationMonitor(keras.callbacks.Callback):
     ``Input``, or functional) so that the layers' outputs can be read.
 
     Args:
-        x: the fixed batch (array).
+        x: the fixed batch (array, or a list/dict of arrays for several
+            inputs); checked at construction.
         every_n_epochs: int >= 1.  Defaults to ``1``.
         layers: layer names or layers to monitor; ``None``: every layer
             of the model.
@@ -94,16 +96,24 @@ class ActivationMonitor(keras.callbacks.Callback):
     def __init__(self, x, every_n_epochs=1, layers=None, log_dir=None,
                  subdir="activations", histograms=True):
         super().__init__()
+        check_batch(x=x)
         self.x = x
         self.every_n_epochs = check_int("every_n_epochs", every_n_epochs, low=1)
         if layers is not None and (isinstance(layers, str) or not hasattr(layers, "__iter__")):
             raise TypeError(f"`layers` must be a list of layer names or layers, got {layers!r}.")
         self.layers = None if layers is None else list(layers)
+        if self.layers is not None:
+            if not self.layers:
+                raise ValueError("`layers` must name at least one layer, or be None for all.")
+            for layer in self.layers:
+                if not isinstance(layer, (str, keras.layers.Layer)):
+                    raise TypeError(f"`layers` must hold layer names or layers, got {layer!r} "
+                                    f"of type {type(layer).__name__}.")
         if not isinstance(histograms, bool):
             raise TypeError(f"`histograms` must be True or False, got {histograms!r}.")
         self.histograms = histograms
-        self.log_dir = log_dir
-        self.subdir = subdir
+        self.log_dir = check_log_dir(log_dir)
+        self.subdir = check_subdir(subdir)
         self.history = []
         self._extractor = None
         self._previous = {}
@@ -162,11 +172,14 @@ class ActivationMonitor(keras.callbacks.Callback):
                 if key in s:
                     scalars[f"activations/{name}/{key}"] = s[key]
         if self._writer is not None:
-            self._writer.scalars(scalars, step=epoch)
+            # One compiled call for the scalars and one for the histograms.
+            self._writer.series(list(scalars), [epoch], [list(scalars.values())])
             if self.histograms:
+                hists = {}
                 for name, s in stats.items():
-                    self._writer.histogram(f"activations/{name}/values", s["values"], epoch)
-                    self._writer.histogram(f"activations/{name}/unit_mean", s["unit_mean"], epoch)
+                    hists[f"activations/{name}/values"] = s["values"]
+                    hists[f"activations/{name}/unit_mean"] = s["unit_mean"]
+                self._writer.histograms(hists, epoch)
             self._writer.flush()
         self.history.append({"epoch": epoch, **scalars})
         if logs is not None:

@@ -7,7 +7,8 @@ from keras import ops
 
 from kerasreg._validation import check_choice, check_int
 from kerasreg.callbacks._autodiff import compile_hvp_program
-from kerasreg.callbacks._summary import SummaryWriter, monitor_log_dir
+from kerasreg.callbacks._summary import (SummaryWriter, check_batch, check_log_dir,
+                                        check_subdir, monitor_log_dir)
 
 __all__ = ["CurvatureMonitor", "lanczos_program", "power_program", "tridiagonal_extremes"]
 
@@ -151,14 +152,16 @@ class CurvatureMonitor(keras.callbacks.Callback):
     backends).
 
     Args:
-        x, y: the fixed batch (arrays); ``sample_weight`` optional.
+        x, y: the fixed batch (arrays, or lists/dicts of arrays for several
+            inputs or outputs), of the same length; ``sample_weight``
+            optional, of that length too.  Checked at construction.
         every_n_epochs: int >= 1.  Defaults to ``1``.
         iterations: int >= 2, Lanczos steps (clamped to the number of
             parameters) or power-iteration steps per end.  Defaults to ``20``.
         method: ``"lanczos"`` or ``"power"``.
         log_dir: root TensorBoard log directory, or ``None``.
         subdir: sub-run written to.  Defaults to ``"curvature"``.
-        seed: int, seed of the start vectors.
+        seed: int >= 0, seed of the start vectors.  Defaults to ``0``.
 
     Reference:
         Ghorbani, Krishnan and Xiao, "An Investigation into Neural Net
@@ -169,15 +172,18 @@ class CurvatureMonitor(keras.callbacks.Callback):
     def __init__(self, x, y, every_n_epochs=1, iterations=20, method="lanczos",
                  log_dir=None, subdir="curvature", sample_weight=None, seed=0):
         super().__init__()
+        check_batch(x=x, y=y)
+        if sample_weight is not None:
+            check_batch(x=x, sample_weight=sample_weight)
         self.x = x
         self.y = y
         self.sample_weight = sample_weight
         self.every_n_epochs = check_int("every_n_epochs", every_n_epochs, low=1)
         self.iterations = check_int("iterations", iterations, low=2)
         self.method = check_choice("method", method, ("lanczos", "power"))
-        self.seed = check_int("seed", seed)
-        self.log_dir = log_dir
-        self.subdir = subdir
+        self.seed = check_int("seed", seed, low=0)
+        self.log_dir = check_log_dir(log_dir)
+        self.subdir = check_subdir(subdir)
         self.history = []
         self._program = None
         self._writer = None
