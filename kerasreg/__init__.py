@@ -10,6 +10,7 @@ use).
 import importlib
 
 from kerasreg import callbacks, constraints, initializers, layers, optimizers, regularizers
+from kerasreg import stacked  # noqa: E402  (K copies of a model in one compiled program)
 
 __version__ = "0.1.0"
 
@@ -29,5 +30,6 @@ __all__ = [
     "layers",
     "optimizers",
     "regularizers",
+    "stacked",
     *_LAZY,
 ]

@@ -1,0 +1,115 @@
+"""Train many small models at once: K copies of one Keras model in one compiled program.
+
+A recipe that compares seeds x variants x strengths trains many copies of one
+small network.  On small data, Keras' ``fit`` spends its time around the
+computation (iterators, callbacks, one Python round trip per epoch or per
+``steps_per_execution``), not in it.  ``kerasreg.stacked.fit`` trains all the
+copies together, all epochs in one compiled call (``jax.jit`` on JAX,
+``tf.function(jit_compile=True)`` on TensorFlow), the shuffle inside it, and
+returns each copy's history separately.
+
+```python
+from kerasreg import stacked
+
+def model_fn(copy):                 # called once per copy, after keras.utils.set_random_seed(copy["seed"])
+    rate = copy.get("rate", 0.0)
+    model = keras.Sequential([keras.Input((64,)), kerasreg.layers.Dropout(rate, seed=copy["seed"]),
+                              keras.layers.Dense(100, activation="relu"), keras.layers.Dense(10)])
+    if copy.get("l2"):
+        kerasreg.regularizers.add_penalties(model, kernel=kerasreg.regularizers.L2(copy["l2"]))
+    return model
+
+copies = [{"seed": s, "l2": a, "lr": lr} for s in range(10) for a in (0.0, 1e-3) for lr in (1e-3, 3e-3)]
+result = stacked.fit(
+    model_fn, lambda copy: kerasreg.optimizers.Adam(copy["lr"]), copies, x_train, y_train,
+    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"],
+    epochs=300, batch_size=32, validation_data=(x_val, y_val), eval_sets={"test": (x_test, y_test)})
+result.history["val_loss"]          # float32 array (K, epochs), K = len(copies) = 40
+best = result.history["val_loss"].argmin(axis=1)     # early stopping decided afterwards on validation ...
+test_at_best = result.history["test_accuracy"][np.arange(len(copies)), best]   # ... and read on test
+model = result.get_model(3)         # an ordinary keras.Model with copy 3's final weights
+```
+
+What a copy is, and what "the same as training it alone" means
+----------------------------------------------------------------
+Copy ``i`` is ``model_fn(copies[i])`` built right after
+``keras.utils.set_random_seed(copies[i]["seed"])``, trained by
+``optimizer_fn(copies[i])``.  Its seed fixes its initial weights, the state
+of its layers' ``SeedGenerator``s (dropout and noise masks) and its data
+order: in epoch ``e`` it visits the training examples in the order
+``kerasreg.stacked.epoch_order(seed, e, n)`` (a documented hash, the same on
+every backend), in batches of ``batch_size`` (the last one smaller when
+``batch_size`` does not divide ``n``).  Each copy's trajectory is that of a
+plain loop doing exactly this with Keras, one copy at a time
+(``tests/test_stacked.py`` checks it against ``model.fit`` given each epoch's
+permuted arrays with ``shuffle=False``, to float32 tolerance).
+
+How per-copy hyperparameters reach the model (the design)
+---------------------------------------------------------
+Copies are grouped by configuration: two copies are in one group when their
+models' ``get_config()`` and their optimizers' ``get_config()`` are equal
+except for names, seeds and a numeric learning rate.  Each group is one
+vectorized sub-program (``jax.vmap`` / ``tf.vectorized_map`` over stacked
+variable values, through ``model.stateless_call`` and the optimizer's
+``stateless_apply``), and all groups are traced into the same compiled
+function.  So:
+
+- what lives in *variables* varies per copy inside a group: initial weights,
+  seed-generator states (hence masks), batch-normalization statistics,
+  optimizer slots, and the learning rate (the optimizer's ``learning_rate``
+  variable, set from each copy's own optimizer);
+- Python-level hyperparameters (a penalty's ``alpha``, a dropout ``rate``, a
+  noise ``stddev``, a constraint's ``max_norm``) split groups: every
+  component keeps its ordinary code, and exactness holds by construction.
+  The price is one sub-program per distinct configuration (compile time
+  grows with the number of distinct configurations, not with K).
+
+Labels may differ per copy (label noise): give ``y`` as a list of K arrays.
+
+API
+---
+``fit(model_fn, optimizer_fn, copies, x, y, *, loss, metrics=("accuracy",),
+epochs, batch_size=32, validation_data=None, eval_sets=None,
+epochs_per_call=None) -> StackedResult``
+
+- ``model_fn``: ``copy -> keras.Model``, built (with a ``keras.Input``),
+  Sequential or Functional (its config is the grouping key).
+- ``optimizer_fn``: ``copy -> keras optimizer`` (unbuilt; any Keras 3
+  optimizer whose update is written with ``self.assign``-style updates, e.g.
+  kerasreg ``SGD``, ``Momentum``, ``Nesterov``, ``Adam``, ``RMSProp``).
+- ``copies``: list of K >= 1 dicts, each with an int ``"seed"`` in
+  ``[0, 2**31 - 1]`` and any other keys ``model_fn``/``optimizer_fn`` read;
+  plain ints are taken as ``{"seed": int}``.
+- ``x``: array ``(n, ...)`` shared by all copies; ``y``: array ``(n, ...)``
+  shared, or a list of K arrays ``(n, ...)``, one per copy.
+- ``loss``: a Keras loss (name, function or ``keras.losses.Loss``).
+- ``metrics``: ``"accuracy"`` and/or functions ``(y_true, y_pred) ->`` one
+  value per example (averaged over the set); Keras ``Metric`` objects are
+  not supported (they are stateful).
+- ``validation_data``: ``(x, y)``, reported as ``val_*``; ``eval_sets``:
+  ``{name: (x, y)}``, reported as ``name_*``.  Evaluated after every epoch,
+  on the whole set at once, in inference mode.
+- ``epochs_per_call``: epochs per compiled call (default: all of them); the
+  history is the same for any value.
+
+``StackedResult``: ``history`` (dict ``name -> float32 (K, epochs)``:
+``loss`` = the training loss *with* penalties averaged over the epoch's
+batches, as ``fit`` reports it; ``accuracy``; ``val_loss`` / ``<set>_loss`` =
+the data loss *without* penalties after the epoch; ``val_accuracy`` ...),
+``groups`` (copy indices per sub-program), ``variables(i)`` (final values) and
+``get_model(i)`` (a fresh ``model_fn`` model holding copy ``i``'s weights).
+
+Bad input raises a ``ValueError``/``TypeError`` naming the argument: K < 1, a
+seed out of range, labels with the wrong number of examples or of copies,
+evaluation sets of the wrong shape, an unbuilt or unserializable model.
+
+Departures from ``model.fit``: the shuffle is ``epoch_order``, not
+``tf.data``'s; evaluation losses exclude the penalties (``fit``'s
+``val_loss`` includes them), so that ``S_loss - train`` gaps compare data
+losses; no callbacks (decide early stopping afterwards from the history).
+"""
+
+from kerasreg.stacked.order import epoch_order
+from kerasreg.stacked.training import StackedResult, fit
+
+__all__ = ["fit", "StackedResult", "epoch_order"]
