@@ -1,4 +1,4 @@
-"""Exploding and vanishing gradients on the linear network diag(a, b)^n, and gradient clipping taming a cliff.
+"""Exploding and vanishing gradients on the linear network diag(a, b)^n, and gradient clipping taming the cliff.
 
 The lecture: with linear activations h_i = W h_{i-1}, W = diag(a, b) and
 x = [1, 1], the output is y = W^n x and its gradient with respect to (a, b) is
@@ -7,27 +7,40 @@ a = 0.5, b = 0.9 it vanishes.  Exploding gradients make cliffs in the loss,
 where one gradient step throws the weights far away; clipping the gradient
 norm (g <- g u / ||g|| when ||g|| > u) keeps the step bounded.
 
-Part 1 builds that network in Keras and lets ``kerasreg.callbacks.GradientMonitor``
-measure the gradient norm for growing depth n, against the closed form (one
-fit, one epoch per depth and case).
-Part 2 fits y = W^n x to a target from a point on the cliff, with plain SGD
-and with ``kerasreg.optimizers.GradientClipping`` around the same SGD.
+Part 1.  Each seed draws an exploding case (a = 1, b uniform in [1.5, 2]) and
+a vanishing one (a uniform in [0.3, 0.7], b in [0.5, 0.9]); the network is
+built in Keras and ``kerasreg.callbacks.GradientMonitor`` measures the
+gradient norm at depths 10, 40 and 100 (one fit, one epoch per setting, all
+seeds), against the closed form, with its exploding / vanishing verdict at
+depth 100.  Nothing is selected: the closed form is the reference.
+
+Part 2, the cliff.  Least squares L(w) = 1/2 sum_i (w_i^n - 1)^2 at depth
+n = 20, from starts on the cliff (a uniform in [1.1, 1.2], where ||g|| is 10^3
+to 10^5, b in [0.85, 0.95]; smaller b sits on the vanishing side, where
+w_2^20 is flat and no rate moves it in 300 steps): per seed 8 validation and
+8 test starts.  Plain
+SGD and SGD with the lecture's clipping (u = 1) each get their learning rate
+selected on the validation starts (mean log10 final loss after T = 300
+steps, grid 1e-5 to 1e-2); the claim is judged on the test starts: the
+fraction that converge (L < 1e-6).  The loss is analytic: held-out starts play
+the test split's part.  The many runs use the rule in numpy, all starts at
+once; ``kerasreg.optimizers.GradientClipping`` (mode ``"norm"``, one variable
+per seed) then retraces each seed's first test start at its selected rate,
+and a check holds it to the formula's path.
 """
 
-import matplotlib
+import keras
+import numpy as np
+from keras import ops
 
-matplotlib.use("Agg")
-import keras  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from keras import ops  # noqa: E402
+import kerasreg
+from kerasreg import experiment, study
 
-import kerasreg  # noqa: E402
-from kerasreg import experiment  # noqa: E402
+SUPPORTS = ("epochs",)
 
 CLAIM = ("On the linear network diag(a,b)^n the measured gradient norm follows the closed form "
-         "[n a^(n-1), n b^(n-1)], exploding for a=1, b=2 and vanishing for a=0.5, b=0.9; "
-         "on the resulting cliff SGD diverges while global-norm clipping converges.")
+         "[n a^(n-1), n b^(n-1)], exploding for b > 1 and vanishing for a, b < 1; on the resulting cliff, "
+         "SGD with norm clipping converges from starts where plain SGD, at its own best rate, does not.")
 
 
 class LinearNetwork(keras.layers.Layer):
@@ -77,98 +90,176 @@ def measured_gradient_norms(settings, thresholds):
     return [(epoch["global"][0], epoch["verdicts"][0]) for epoch in monitor.history]
 
 
-def fit_cliff(optimizer, n, w0, steps):
-    """Least squares ||W^n x - t||^2 (x = t = [1, 1]) from a point on the cliff.
+STARTS = 8  # cliff starts per seed, for validation and for test each
+CLIFF_DEPTH, THRESHOLD = 20, 1.0
+LRS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+CONVERGED = 1e-6
+DIVERGED_LOG10 = 10.0  # a run that overflowed counts as log10 L = 10 in the validation mean
 
-    Returns the loss before each step and after the last, and the final weights.
+
+def cliff_loss(w, n=CLIFF_DEPTH):
+    """1/2 sum_i (w_i^n - 1)^2, row by row."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return 0.5 * np.sum((w**n - 1.0) ** 2, axis=-1)
+
+
+def cliff_grad(w, n=CLIFF_DEPTH):
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (w**n - 1.0) * n * w ** (n - 1)
+
+
+def clip(g, u=THRESHOLD):
+    """The lecture's rule, row by row: g <- g u / ||g|| where ||g|| > u."""
+    norm = np.linalg.norm(g, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > u, g * (u / norm), g)
+
+
+def descend(w0, lr, clipped, steps):
+    """SGD (clipped or not) from every row of w0 at its own rate lr (a column); the final weights."""
+    w = np.array(w0, dtype="float64")
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(steps):
+            g = cliff_grad(w)
+            w = w - lr * (clip(g) if clipped else g)
+    return w
+
+
+def library_path(w0, lr, steps):
+    """``GradientClipping(SGD, mode="norm")`` from each row of w0 at its rate lr, one variable per row.
+
+    The rows hold u = w / lr and get the gradient g(w) itself, so one optimizer
+    (learning rate 1) moves each w by -lr clip(g): mode ``"norm"`` clips each
+    variable's gradient by its own norm, the lecture's rule for a 2-vector.
     """
-    model, net = linear_network()
-    model.compile(optimizer=optimizer, loss="mse")
-    net.set(n, w0)
-    # `steps` updates as ONE epoch over `steps` copies of the example (batch size 1): an epoch of
-    # Keras' fit has ~10 ms fixed overhead, an update here well under 1 ms.  Keras logs a running
-    # mean of the loss within an epoch, so we record the weights after every update instead and
-    # compute each step's loss, mean((w^n - 1)^2), from them.
-    weights = [ops.convert_to_numpy(net.w)]
-    record = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs: weights.append(ops.convert_to_numpy(net.w)))
-    x = np.ones((steps, 2), "float32")
-    model.fit(x, x, batch_size=1, epochs=1, shuffle=False, verbose=0, callbacks=[record])
-    w = np.array(weights, "float64")
-    with np.errstate(over="ignore", invalid="ignore"):  # plain SGD's weights overflow to inf/nan
-        loss = np.mean((w**n - 1.0) ** 2, axis=1)
-    return np.where(np.isfinite(loss), loss, np.inf), w[-1]
+    opt = kerasreg.optimizers.GradientClipping(kerasreg.optimizers.SGD(1.0), mode="norm", threshold=THRESHOLD)
+    lr = np.asarray(lr, dtype="float64")
+    path = experiment.trajectory(opt, list(w0 / lr[:, None]),
+                                 lambda us: [cliff_grad(u * r) for u, r in zip(us, lr)], steps)
+    return np.array(path[-1], dtype="float64") * lr[:, None], opt
 
 
-def main(argv=None):
-    args = experiment.parse_args("gradients", CLAIM, argv)
-    run = experiment.Run("gradients", args, CLAIM)
+def gradient_norms(ctx):
+    """Part 1 for every seed: max relative error against the closed form, and the verdicts at the deepest depth."""
     thresholds = dict(explode_threshold=1e3, vanish_threshold=1e-2)
-    depths = [10, 40, 100] if args.quick else [5, 10, 20, 40, 70, 100]
-    cases = {"explodes (a=1, b=2)": (1.0, 2.0), "vanishes (a=0.5, b=0.9)": (0.5, 0.9)}
-    settings = [(n, (a, b)) for a, b in cases.values() for n in depths]
+    depths = [10, 40, 100]
+    cases = []
+    for seed in ctx.seeds:
+        rng = np.random.default_rng(seed)
+        cases.append({"exploding": (1.0, rng.uniform(1.5, 2.0)),
+                      "vanishing": (rng.uniform(0.3, 0.7), rng.uniform(0.5, 0.9))})
+    settings = [(n, case[kind]) for case in cases for kind in ("exploding", "vanishing") for n in depths]
     results = iter(measured_gradient_norms(settings, thresholds))
-    measured, closed, verdicts = {}, {}, {}
-    worst = 0.0
-    for label, (a, b) in cases.items():
-        measured[label], closed[label], verdicts[label] = [], [], []
-        for n in depths:
-            norm, verdict = next(results)
-            exact = float(np.hypot(n * a ** (n - 1), n * b ** (n - 1)))
-            measured[label].append(norm)
-            closed[label].append(exact)
-            verdicts[label].append(verdict)
-            worst = max(worst, abs(norm - exact) / exact)
-        run.metric(f"grad_norm/{label}", measured[label])
-        run.metric(f"verdict/{label}", verdicts[label])
-    run.metric("depths", depths)
-    run.check("measured norms match the closed form (max relative error)", value=worst, threshold=1e-4, op="<")
-    deep = len(depths) - 1
-    run.check(f"a=1, b=2 at n={depths[deep]} is flagged exploding",
-              value=float(verdicts["explodes (a=1, b=2)"][deep] == "exploding"), threshold=1.0, op=">=")
-    run.check(f"a=0.5, b=0.9 at n={depths[deep]} is flagged vanishing",
-              value=float(verdicts["vanishes (a=0.5, b=0.9)"][deep] == "vanishing"), threshold=1.0, op=">=")
-    run.table("Global gradient norm: GradientMonitor vs [n a^(n-1), n b^(n-1)]",
-              ["case", *[f"n={n}" for n in depths], "verdict at deepest"],
-              [[label, *[f"{m:.4g} ({c:.4g})" for m, c in zip(measured[label], closed[label])], verdicts[label][-1]]
-               for label in cases])
+    out = {"grad_rel_error": [], "flagged/exploding": [], "flagged/vanishing": []}
+    rows = []
+    for seed, case in zip(ctx.seeds, cases):
+        worst = 0.0
+        for kind, (a, b) in case.items():
+            measured = []
+            for n in depths:
+                norm, verdict = next(results)
+                exact = float(np.hypot(n * a ** (n - 1), n * b ** (n - 1)))
+                worst = max(worst, abs(norm - exact) / exact)
+                measured.append(f"{norm:.4g} ({exact:.4g})")
+            out[f"flagged/{kind}"].append(float(verdict == kind))
+            if seed == ctx.seeds[0]:
+                rows.append([f"{kind} (a={a:.3g}, b={b:.3g})", *measured, verdict])
+        out["grad_rel_error"].append(worst)
+    ctx.table(f"Seed {ctx.seeds[0]}: global gradient norm, GradientMonitor (closed form [n a^(n-1), n b^(n-1)])",
+              ["case", *[f"n={n}" for n in depths], "verdict at deepest"], rows)
+    return {k: np.array(v) for k, v in out.items()}
 
-    # Part 2: the cliff. n = 20, start at a = 1.15 where ||g|| is about 1e4.
-    n, w0 = 20, (1.15, 0.9)
-    steps = args.epochs or (300 if args.quick else 600)
-    lr = 1e-3
-    plain, w_plain = fit_cliff(kerasreg.optimizers.SGD(lr), n, w0, steps)
-    clipped_opt = kerasreg.optimizers.GradientClipping(kerasreg.optimizers.SGD(lr), mode="global_norm", threshold=1.0)
-    clipped, w_clip = fit_cliff(clipped_opt, n, w0, steps)
-    plain_final = float(plain[-1]) if np.isfinite(plain[-1]) else float("inf")
-    run.metric("cliff/final_loss_sgd", plain_final)
-    run.metric("cliff/final_loss_clipped", float(clipped[-1]))
-    run.metric("cliff/initial_loss", float(clipped[0]))
-    run.metric("cliff/clipped_steps", int(ops.convert_to_numpy(clipped_opt.clip_count)))
-    run.check("plain SGD is thrown off the cliff (final loss not below the start)",
-              value=plain_final, threshold=float(clipped[0]), op=">=")
-    run.check("SGD with global-norm clipping converges (final loss < 1e-3)",
-              value=float(clipped[-1]), threshold=1e-3, op="<")
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    for label in cases:
-        axes[0].semilogy(depths, closed[label], "-", lw=3, alpha=0.3)
-        axes[0].semilogy(depths, measured[label], "o--", label=f"{label}: measured")
-    axes[0].axhline(thresholds["explode_threshold"], color="r", lw=0.7, ls=":")
-    axes[0].axhline(thresholds["vanish_threshold"], color="b", lw=0.7, ls=":")
-    axes[0].set_xlabel("depth n")
-    axes[0].set_ylabel("||grad|| (thick: closed form)")
-    axes[0].legend(fontsize=8)
-    axes[1].semilogy(np.where(np.isfinite(plain), plain, np.nan), label="SGD")
-    axes[1].semilogy(clipped, label="SGD + global-norm clipping (u = 1)")
-    axes[1].set_xlabel("step")
-    axes[1].set_ylabel("loss")
-    axes[1].set_title(f"Cliff: n = {n}, start (a, b) = {w0}, lr = {lr}")
-    axes[1].legend(fontsize=8)
-    run.figure("gradients.png", fig, "Left: gradient norm against depth. Right: the cliff with and without clipping.")
-    run.finish()
-    return run
+def cliff(ctx, steps):
+    """Part 2 for every seed: the fraction of test starts each optimizer brings below CONVERGED."""
+    n_seeds = len(ctx.seeds)
+    starts = []
+    for seed in ctx.seeds:
+        rng = np.random.default_rng([seed, 1])
+        starts.append(np.stack([rng.uniform(1.1, 1.2, 2 * STARTS), rng.uniform(0.85, 0.95, 2 * STARTS)], axis=1))
+    starts = np.array(starts)  # (seeds, 2 * STARTS, 2)
+    shape = (n_seeds, len(LRS), 2 * STARTS)
+    w0 = np.broadcast_to(starts[:, None], (*shape, 2)).reshape(-1, 2)
+    lr = np.broadcast_to(np.asarray(LRS)[None, :, None], shape).reshape(-1, 1)
+    out, chosen = {"initial_loss_log10": np.log10(cliff_loss(starts[:, STARTS:])).mean(axis=1)}, {}
+    rows = np.arange(n_seeds)
+    for name, clipped in (("SGD", False), ("clipped", True)):
+        final = cliff_loss(descend(w0, lr, clipped, steps)).reshape(shape)
+        log_loss = np.where(np.isfinite(final), np.log10(np.maximum(final, 1e-30)), DIVERGED_LOG10)
+        log_loss = np.minimum(log_loss, DIVERGED_LOG10)
+        chosen[name] = ctx.select(name, list(LRS), log_loss[:, :, :STARTS].mean(axis=2))  # validation starts
+        test = final[rows, chosen[name], STARTS:]
+        out[f"converged/{name}"] = np.mean(test < CONVERGED, axis=1)
+        out[f"median_log10_loss/{name}"] = np.median(log_loss[rows, chosen[name], STARTS:], axis=1)
+        out[f"diverged/{name}"] = np.mean(~np.isfinite(test), axis=1)
+    # The library retraces each seed's first test start at the clipped rule's selected rate.
+    rates = np.asarray(LRS)[chosen["clipped"]]
+    first = starts[:, STARTS]
+    w_lib, opt = library_path(first, rates, steps)
+    w_np = descend(first, rates[:, None], True, steps)
+    out["library_vs_formula"] = np.max(np.abs(w_lib - w_np), axis=1)
+    figure(ctx, first[0], {name: LRS[int(chosen[name][0])] for name in chosen}, steps)
+    ctx.setting("cliff", f"depth {CLIFF_DEPTH}, u = {THRESHOLD}, T = {steps} steps, converged: L < {CONVERGED:g}")
+    ctx.note(f"GradientClipping clipped {int(ops.convert_to_numpy(opt.clip_count))} of {steps} steps "
+             f"(all seeds' first test starts together).")
+    return out
+
+
+def figure(ctx, w0, rates, steps):
+    """Loss per step from seed 0's first test start, each optimizer at its selected rate."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for (name, lr), color in zip(rates.items(), ["tab:red", "tab:blue"]):
+        w, curve = np.array(w0, dtype="float64"), []
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(steps + 1):
+                curve.append(cliff_loss(w))
+                g = cliff_grad(w)
+                w = w - lr * (clip(g) if name == "clipped" else g)
+        curve = np.array(curve)
+        ax.semilogy(np.where(np.isfinite(curve), np.maximum(curve, 1e-30), np.nan), color=color,
+                    label=f"{name}, learning rate {lr:g}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("L(w)")
+    ax.set_title(f"Seed {ctx.seeds[0]}: from a start on the cliff (a, b) = ({w0[0]:.3f}, {w0[1]:.3f})")
+    ax.legend()
+    ctx.figure("cliff.png", fig, "Each optimizer at its learning rate selected on validation starts; plain SGD "
+               "must take a rate small enough for the cliff and then crawls.")
+
+
+def measure(ctx):
+    steps = ctx.epochs(300, 300)
+    out = gradient_norms(ctx)
+    out.update(cliff(ctx, steps))
+    return out
+
+
+STUDY = study.Study(
+    name="gradients", claim=CLAIM, measure=measure,
+    checks=[
+        study.Below("grad_rel_error", 1e-4,
+                    describe="GradientMonitor's norms match the closed form (max relative error)"),
+        study.Above("flagged/exploding", 0.5, describe="b in [1.5, 2] at depth 100 is flagged exploding"),
+        study.Above("flagged/vanishing", 0.5, describe="a in [0.3, 0.7], b in [0.5, 0.9] at depth 100 is flagged "
+                                                       "vanishing"),
+        study.Greater("converged/clipped", "converged/SGD",
+                      describe="on the cliff, clipped SGD converges from more test starts than plain SGD, each at "
+                               "its rate selected on validation starts"),
+        study.Above("converged/clipped", 0.9, describe="clipped SGD converges from over 90% of the test starts"),
+        study.Below("library_vs_formula", 1e-4,
+                    describe="kerasreg's GradientClipping follows the lecture's rule (max |w difference|)"),
+    ],
+)
+
+
+def main(args):
+    return study.run(STUDY, args)
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from kerasreg import cli
+
+    sys.exit(cli.main(["run", "gradients", *sys.argv[1:]]))
