@@ -39,13 +39,16 @@ def data():
     return model, x, y
 
 
-@pytest.mark.tf_only  # GradientMonitor captures on TF
 def test_one_log_dir_with_keras_scalars_monitors_and_hparams(tmp_path):
     model, x, y = data()
+    gradients = GradientMonitor(every_n_steps=2, histograms=True)
+    model.compile(gradients.wrap(keras.optimizers.SGD(0.3)),
+                  loss=keras.losses.SparseCategoricalCrossentropy(True), metrics=["accuracy"])
     log_dir = str(tmp_path / "run-lr0.3")
     callbacks = tensorboard_callbacks(
-        log_dir, monitors=[GradientMonitor(every_n_steps=2), ActivationMonitor(x[:8])],
-        hparams={"learning_rate": 0.3, "optimizer": "sgd", "units": 7, "nesterov": False})
+        log_dir, monitors=[gradients, ActivationMonitor(x[:8])],
+        hparams={"learning_rate": 0.3, "optimizer": "sgd", "units": 7, "nesterov": False},
+        hparam_metrics=("grad_norm", "activation_dead_fraction"))
     assert isinstance(callbacks[0], keras.callbacks.TensorBoard)
     assert isinstance(callbacks[-1], HParamsLogger)
     history = model.fit(x, y, batch_size=8, epochs=3, verbose=0, validation_data=(x, y),
@@ -72,8 +75,29 @@ def test_one_log_dir_with_keras_scalars_monitors_and_hparams(tmp_path):
     assert start.hparams["optimizer"].string_value == "sgd"
     assert start.hparams["nesterov"].bool_value is False
     final = scalars(root)
-    for key in ("loss", "val_loss", "accuracy", "grad_norm", "activation_dead_fraction"):
+    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "grad_norm",
+                "activation_dead_fraction"):
         assert final[f"final/{key}"] == {2: pytest.approx(history.history[key][-1], rel=1e-6)}
+    # The curated columns, not every scalar: no learning rate, no val_grad_norm.
+    assert "final/learning_rate" not in final and "final/curvature_max" not in final
+    experiment = hp_metadata.parse_experiment_plugin_data(
+        root.SummaryMetadata(hp_metadata.EXPERIMENT_TAG).plugin_data.content)
+    columns = [m.name.tag for m in experiment.metric_infos]
+    assert columns == ["final/loss", "final/val_loss", "final/accuracy", "final/val_accuracy",
+                       "final/test_loss", "final/test_accuracy", "final/grad_norm",
+                       "final/val_grad_norm", "final/activation_dead_fraction",
+                       "final/val_activation_dead_fraction"]
+    assert sorted(h.name for h in experiment.hparam_infos) == [
+        "learning_rate", "nesterov", "optimizer", "units"]
+    test_loss, test_accuracy = model.evaluate(x, y, verbose=0)
+    callbacks[-1].record_test(test_loss, test_accuracy)
+    final = scalars(read_run(log_dir))
+    assert final["final/test_loss"] == {2: pytest.approx(test_loss, rel=1e-6)}
+    assert final["final/test_accuracy"] == {2: pytest.approx(test_accuracy, rel=1e-6)}
+    # Readable histogram names: weights, gradients (GradientMonitor), activations.
+    hist_tags = read_run(os.path.join(log_dir, "gradients")).Tags()["tensors"]
+    assert {"weights/h/kernel", "gradients/h/kernel", "weights/logits/bias"} <= set(hist_tags)
+    assert "activations/h/values" in read_run(os.path.join(log_dir, "activations")).Tags()["tensors"]
 
 
 def test_hparams_logger_alone_and_argument_checks(tmp_path):
@@ -87,6 +111,8 @@ def test_hparams_logger_alone_and_argument_checks(tmp_path):
     assert scalars(root)["final/loss"][1] == pytest.approx(history.history["loss"][-1], rel=1e-6)
     with pytest.raises(TypeError, match="hparams"):
         HParamsLogger(str(tmp_path), {"x": [1, 2]})
+    with pytest.raises(TypeError, match="metrics"):
+        HParamsLogger(str(tmp_path), {"x": 1}, metrics="loss")
     with pytest.raises(TypeError, match="log_dir"):
         tensorboard_callbacks(None)
     with pytest.raises(ValueError, match="log_dir"):
