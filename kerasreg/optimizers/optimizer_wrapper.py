@@ -204,6 +204,12 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
+        if "optimizer" not in config:  # e.g. compile(optimizer="kerasreg>GradientClipping"): no inner optimizer
+            raise ValueError(
+                f"`{cls.__name__}` wraps another optimizer, so it cannot be made from its name alone "
+                f"(got the config {config!r}). Pass an instance, e.g. "
+                f"`model.compile(optimizer=kerasreg.optimizers.{cls.__name__}(kerasreg.optimizers.Adam(1e-3)))`."
+            )
         optimizer = keras.saving.deserialize_keras_object(config.pop("optimizer"), custom_objects=custom_objects)
         return cls(optimizer, **config)
 
