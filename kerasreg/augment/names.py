@@ -34,6 +34,9 @@ saturation         ``RandomSaturation(s)``, colour only             (0, 1]      
 grayscale          ``RandomGrayscale(s)``, colour only              (0, 1]        0.5
 =================  ===============================================  ============  =======
 
+The lecture writes the names with hyphens (``crop-and-pan``, ``flip-lr``,
+``flip-ud``): every name is accepted with hyphens in place of underscores.
+
 ``zoom`` is the other reading of the lecture's "crop": a crop of a random size
 resized back to the frame.  Colour-only names need 3-channel images; on
 grayscale images a pipeline raises (see ``Pipeline``).  Additive Gaussian input
@@ -131,6 +134,7 @@ def parse_spec(spec):
             "`augmentations` entries must be a name or a (name, strength) pair, "
             f"got {spec!r}."
         )
+    name = canonical_name(name)
     if name not in AUGMENTATIONS:
         raise ValueError(
             f"Unknown augmentation {name!r}; valid names are: "
@@ -145,6 +149,15 @@ def parse_spec(spec):
         return name, entry.default
     return name, check_float(f"strength of {name!r}", strength, 0.0, entry.high,
                              low_open=True)
+
+
+def canonical_name(name):
+    """The registry's spelling of ``name``: the lecture's hyphens become underscores.
+
+    >>> canonical_name("crop-and-pan"), canonical_name("flip-lr"), canonical_name("rotate")
+    ('crop_and_pan', 'flip_lr', 'rotate')
+    """
+    return name.replace("-", "_") if name.replace("-", "_") in AUGMENTATIONS else name
 
 
 def build_layer(name, strength, value_range=(0.0, 1.0), seed=None):

@@ -2,6 +2,7 @@
 TensorBoard image summary."""
 
 import os
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -15,11 +16,43 @@ __all__ = ["preview", "preview_images"]
 _MAX_TRIES = 32
 
 
-def preview_images(image, augmentations=None, seed=0, value_range=(0.0, 1.0)):
+def _value_range(image, value_range):
+    """``value_range`` checked against the image's values (see ``preview_images``)."""
+    low, high = float(image.min()), float(image.max())
+    if value_range is None:
+        if high <= 1.0 + 1e-6:
+            return (0.0, 1.0)
+        if low >= 0.0 and high <= 255.0:
+            warnings.warn(
+                f"`image` has values up to {high:g}, outside [0, 1]: previewed as a 0-255 image "
+                "(value_range=(0, 255)). Pass `value_range` to say which range the image uses.",
+                stacklevel=3,
+            )
+            return (0.0, 255.0)
+        value_range = (0.0, 1.0)
+    if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
+        raise ValueError(f"`value_range` must be a (low, high) pair, got {value_range!r}.")
+    value_range = (float(value_range[0]), float(value_range[1]))
+    span = value_range[1] - value_range[0]
+    if low < value_range[0] - 1e-3 * span or high > value_range[1] + 1e-3 * span:
+        warnings.warn(
+            f"`image` has values in [{low:g}, {high:g}], outside value_range={value_range}: the preview "
+            "clips them. Pass the image's own range as `value_range`.",
+            stacklevel=3,
+        )
+    return value_range
+
+
+def preview_images(image, augmentations=None, seed=0, value_range=None):
     """The original ``image`` and one augmented copy per augmentation.
 
     Args:
         image: one image ``(height, width, channels)``, values in ``value_range``.
+        value_range: ``(low, high)`` of the image's values.  ``None``
+            (default): ``(0, 1)``, or ``(0, 255)`` with a warning when the
+            image's values exceed 1 (a 0-255 image previewed as [0, 1] would
+            show all white).  Values outside an explicit range warn (the
+            preview clips them).
         augmentations: names or ``(name, strength)`` pairs.  ``None`` means
             the lecture's six (``LECTURE_AUGMENTATIONS``); for a grayscale
             image the colour-only ones (``hue``) are then skipped, explicitly
@@ -45,6 +78,7 @@ def preview_images(image, augmentations=None, seed=0, value_range=(0.0, 1.0)):
             if not (image.shape[-1] == 1 and _names.is_colour_only(n))
         ]
     seed = check_int("seed", seed, low=0)
+    value_range = _value_range(image, value_range)
     titles, images = ["original"], [image]
     for spec in augmentations:
         aug = Pipeline([spec], seed=seed, value_range=value_range)
@@ -59,7 +93,7 @@ def preview_images(image, augmentations=None, seed=0, value_range=(0.0, 1.0)):
 
 
 def preview(image, path=None, logdir=None, augmentations=None, seed=0,
-            value_range=(0.0, 1.0), cell_pixels=128, columns=4, step=0):
+            value_range=None, cell_pixels=128, columns=4, step=0):
     """Write the preview grid as a PNG and / or a TensorBoard image summary.
 
     The PNG has ``rows x columns`` cells of ``cell_pixels`` square pixels
@@ -80,6 +114,9 @@ def preview(image, path=None, logdir=None, augmentations=None, seed=0,
     """
     cell_pixels = check_int("cell_pixels", cell_pixels, low=16)
     columns = check_int("columns", columns, low=1)
+    image = np.asarray(image, dtype="float32")
+    if image.ndim == 3:
+        value_range = _value_range(image, value_range)
     titles, images = preview_images(image, augmentations, seed, value_range)
     low, high = value_range
     unit = np.clip((images - low) / (high - low), 0.0, 1.0)

@@ -20,6 +20,23 @@ def _walk(layer):
         yield from _walk(inner)
 
 
+def _inputs(x):
+    """``x`` as one numpy array: an array-like, or the inputs of an iterable of batches."""
+    if isinstance(x, (np.ndarray, list, tuple)) or hasattr(x, "__array__"):
+        return np.asarray(x)
+    if not hasattr(x, "__iter__"):
+        raise TypeError(f"`x` must be an array or a dataset of batches, got {type(x).__name__}.")
+    parts = []
+    for batch in x:  # (x, y), (x, y, sample_weight) or x alone
+        inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if isinstance(inputs, dict):
+            raise TypeError("`x`: batches of dict inputs are not supported; pass an array.")
+        parts.append(np.asarray(inputs))
+    if not parts:
+        raise ValueError("`x` yielded no batches.")
+    return np.concatenate(parts)
+
+
 def monte_carlo_predict(model, x, samples=100, batch_size=None, seed=None):
     """Monte Carlo dropout: run ``model`` ``samples`` times with dropout on.
 
@@ -59,7 +76,12 @@ def monte_carlo_predict(model, x, samples=100, batch_size=None, seed=None):
 
     Args:
         model: a built Keras model.
-        x: a numpy array (or array-like) of inputs.
+        x: a numpy array (or array-like) of inputs, or a dataset of batches
+            (``(x, y)`` or ``x``), such as a ``tf.data.Dataset`` from
+            ``kerasreg.data.load``: its inputs are read once, in order, and
+            ``mean[i]`` belongs to the ``i``-th example read.  (``load``'s
+            validation and test splits keep their order; the training split
+            is reshuffled at every pass.)
         samples: int >= 1, the number ``T`` of forward passes.  Defaults to
             ``100``.
         batch_size: optional int >= 1, rows per forward call; ``None``:
@@ -87,7 +109,7 @@ def monte_carlo_predict(model, x, samples=100, batch_size=None, seed=None):
             "`model` has no kerasreg dropout-like layer (kerasreg.layers.Dropout, "
             "DropConnect, StochasticDepth); its predictions would be deterministic."
         )
-    x = np.asarray(x)
+    x = _inputs(x)
     n = len(x)
     rows = batch_size or max(n, DEFAULT_ROWS)
     generator = keras.random.SeedGenerator(seed) if seed is not None else None
