@@ -1,16 +1,17 @@
 """TensorBoard writing and argument checks shared by the kerasreg monitors (private).
 
-This is TensorBoard-writing code, so it may use ``tf.summary`` (TensorFlow is a
-dependency of kerasreg on every backend; the writer runs eagerly and never
-touches the model's compiled step).  All writing goes through TensorBoard's own
-``tf.summary`` file writers; nothing here formats event files by hand.
-
-Many scalars at many steps (a gradient monitor logging every step) are written
-by one compiled ``tf.function`` per set of tags, so an epoch's worth of
-per-step values costs one call instead of one eager summary op per value.
+The writer is TensorBoard's own pure-Python one
+(``tensorboard.summary.writer.event_file_writer.EventFileWriter``, the one
+PyTorch's ``SummaryWriter`` uses) fed with the summaries TensorBoard's
+plugins build in numpy (``scalar_pb``, ``histogram_pb``, ``hparams_pb``):
+nothing here formats event files by hand, nothing runs a TensorFlow op or
+compiles a function, and it works on every backend, TensorFlow installed or
+not.  Writing an epoch's worth of per-step scalars costs microseconds per
+value, in a background thread of the writer.
 """
 
 import os
+import time
 
 import numpy as np
 
@@ -101,102 +102,83 @@ def readable_path(variable, model):
 
 
 class SummaryWriter:
-    """A lazily opened ``tf.summary`` file writer for one run directory."""
+    """A lazily opened TensorBoard event file writer for one run directory.
+
+    ``writer`` is a ``tf.summary`` file writer for callers that run
+    TensorFlow summary ops themselves (``with w.writer.as_default(): ...``);
+    it writes its own event file in the same run.
+    """
 
     def __init__(self, path):
         self.path = path
-        self._writer = None
-        self._series_fns = {}
-        self._histogram_fns = {}
+        self._events = None
+        self._tf_writer = None
+
+    @property
+    def events(self):
+        """TensorBoard's pure-Python ``EventFileWriter`` for this run."""
+        if self._events is None:
+            from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+            os.makedirs(self.path, exist_ok=True)
+            self._events = EventFileWriter(self.path)
+        return self._events
 
     @property
     def writer(self):
-        if self._writer is None:
+        if self._tf_writer is None:
             import tensorflow as tf
 
-            self._writer = tf.summary.create_file_writer(self.path)
-        return self._writer
+            self._tf_writer = tf.summary.create_file_writer(self.path)
+        return self._tf_writer
+
+    def summary(self, summary, step):
+        """Write a ``Summary`` protocol buffer at ``step``."""
+        from tensorboard.compat.proto import event_pb2
+
+        self.events.add_event(event_pb2.Event(wall_time=time.time(), step=int(step),
+                                              summary=summary))
 
     def scalars(self, values, step):
         """Write ``{tag: float}`` at ``step``."""
-        import tensorflow as tf
+        from tensorboard.compat.proto import summary_pb2
+        from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 
-        with self.writer.as_default():
-            for tag, value in values.items():
-                tf.summary.scalar(tag, float(value), step=int(step))
+        summary = summary_pb2.Summary()
+        for tag, value in values.items():
+            summary.value.extend(scalar_pb(tag, np.float32(value)).value)
+        self.summary(summary, step)
 
     def histogram(self, tag, values, step):
-        import tensorflow as tf
-
-        with self.writer.as_default():
-            tf.summary.histogram(tag, np.asarray(values, dtype="float32"), step=int(step))
+        self.histograms({tag: values}, step)
 
     def histograms(self, values, step):
-        """Write ``{tag: array}`` as histograms at ``step``, in one compiled call."""
-        import tensorflow as tf
+        """Write ``{tag: array}`` as histograms (30 buckets) at ``step``."""
+        from tensorboard.compat.proto import summary_pb2
+        from tensorboard.plugins.histogram.summary_v2 import histogram_pb
 
-        if not values:
-            return
-        arrays = [np.asarray(v, dtype="float32") for v in values.values()]
-        key = tuple((tag, a.shape) for tag, a in zip(values, arrays))
-        fn = self._histogram_fns.get(key)
-        if fn is None:
-            writer = self.writer
-            tags = list(values)
-
-            @tf.function
-            def fn(step, *arrays):
-                with writer.as_default():
-                    for tag, a in zip(tags, arrays):
-                        tf.summary.histogram(tag, a, step=step)
-                return tf.constant(True)
-
-            self._histogram_fns[key] = fn
-        fn(tf.constant(int(step), tf.int64), *arrays)
+        summary = summary_pb2.Summary()
+        for tag, array in values.items():
+            summary.value.extend(histogram_pb(tag, np.asarray(array, "float64")).value)
+        self.summary(summary, step)
 
     def series(self, tags, steps, values):
-        """Write ``values[k, j]`` under ``tags[j]`` at ``steps[k]``, in one call."""
-        import tensorflow as tf
-
+        """Write ``values[k, j]`` under ``tags[j]`` at ``steps[k]``."""
         steps = np.asarray(steps, dtype="int64")
         values = np.asarray(values, dtype="float32").reshape(len(steps), len(tags))
-        if len(steps) == 0:
-            return
-        key = tuple(tags)
-        fn = self._series_fns.get(key)
-        if fn is None:
-            from tensorboard.plugins.scalar import metadata as scalar_metadata
-
-            writer = self.writer
-            # tf.summary.scalar would prefix the loop's name scope ("while/")
-            # to the tag; write the scalar plugin's summary directly instead.
-            meta = scalar_metadata.create_summary_metadata(display_name=None, description=None)
-
-            @tf.function(
-                input_signature=[
-                    tf.TensorSpec([None], tf.int64),
-                    tf.TensorSpec([None, len(key)], tf.float32),
-                ]
-            )
-            def fn(steps, values):
-                with writer.as_default():
-                    for k in tf.range(tf.shape(steps)[0]):
-                        for j, tag in enumerate(key):
-                            tf.summary.write(tag, values[k, j], step=steps[k],
-                                             metadata=meta)
-                return tf.constant(True)
-
-            self._series_fns[key] = fn
-        fn(steps, values)
+        for step, row in zip(steps, values):
+            self.scalars(dict(zip(tags, row)), step)
 
     def flush(self):
-        if self._writer is not None:
-            self._writer.flush()
+        for w in (self._events, self._tf_writer):
+            if w is not None:
+                w.flush()
 
     def close(self):
-        if self._writer is not None:
-            self._writer.flush()
-            self._writer.close()
-            self._writer = None
-            self._series_fns = {}
-            self._histogram_fns = {}
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+        if self._tf_writer is not None:
+            self._tf_writer.flush()
+            self._tf_writer.close()
+            self._tf_writer = None

@@ -77,14 +77,15 @@ class HParamsLogger(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         from tensorboard.plugins.hparams import api as hp
+        from tensorboard.plugins.hparams import summary_v2 as hp_summary
 
         self._writer = SummaryWriter(self.log_dir)
         values = {k: (float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else v)
                   for k, v in self.hparams.items()}
-        with self._writer.writer.as_default():
-            hp.hparams_config(hparams=[hp.HParam(k) for k in values],
-                              metrics=[hp.Metric(tag) for tag in self.metric_names()])
-            hp.hparams(values, trial_id=self.trial_id)
+        self._writer.summary(hp_summary.hparams_config_pb(
+            hparams=[hp.HParam(k) for k in values],
+            metrics=[hp.Metric(tag) for tag in self.metric_names()]), step=0)
+        self._writer.summary(hp_summary.hparams_pb(values, trial_id=self.trial_id), step=0)
         self._writer.flush()
 
     def on_epoch_end(self, epoch, logs=None):
