@@ -115,8 +115,7 @@ def measure(ctx):
                 draw_kernels(model, seed)
                 hist = model.fit(batches(x_tr, y_tr, seed), steps_per_epoch=steps, epochs=epochs, verbose=0,
                                  callbacks=[keras.callbacks.TerminateOnNaN()])
-                ctx.log_history(f"{variant}_lr{lr:g}", seed, {"loss": hist.history["loss"]},
-                                hparams={"variant": variant, "learning_rate": lr})
+                ctx.log_history(f"{variant}_lr{lr:g}", seed, {"loss": hist.history["loss"]})
                 val_acc.append(float(model.evaluate(x_va, y_va, batch_size=2048, verbose=0)[1]))
                 finals.append(experiment.snapshot(model))
             k = ctx.select(f"learning_rate/{variant}", grid, val_acc, seed=seed, higher_is_better=True)

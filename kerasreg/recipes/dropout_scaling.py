@@ -6,90 +6,147 @@ reducing connection weights in proportion to the keep probability".  That is
 ``kerasreg.layers.Dropout(rate, scaling="test")``: no rescaling in training,
 outputs multiplied by p at inference.  The exact aggregate would be the
 average prediction of all the sub-networks, which Monte Carlo dropout
-(``kerasreg.layers.monte_carlo_predict``) estimates by sampling masks.  We
-train with classic dropout and compare the weight-scaling rule with the
-Monte Carlo average as the number of samples grows.
+(``kerasreg.layers.monte_carlo_predict``) estimates by sampling masks.
+
+Design.  A 2x200 ReLU MLP with the lecture's keep probabilities (0.8 of the
+inputs, 0.5 of the hidden units), Adam 1e-3, a fixed budget of epochs.  Per
+seed: its own split of the digits (validation 20%, test 30%), its own
+initial weights, data order and dropout masks.  Nothing is tuned: the claim
+compares two ways of predicting with the *same* trained network, on the
+test split.  For each seed we measure, on the test split, how often the
+Monte Carlo average (1 to 64 sampled masks; 256 in full mode) predicts the
+same class as weight scaling, the difference of their accuracies, and the
+mean L1 distance between their class probabilities.
 """
 
-import matplotlib
+import keras
+import numpy as np
 
-matplotlib.use("Agg")
-import keras  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import kerasreg
+from kerasreg import experiment, study
 
-import kerasreg  # noqa: E402
-from kerasreg import experiment  # noqa: E402
+SUPPORTS = ("epochs",)
 
 CLAIM = ("Test-time weight scaling matches the average of sampled sub-networks: the Monte Carlo average "
-         "approaches it as samples grow, agreeing on over 95% of predictions and within 2 points of accuracy.")
+         "approaches it as samples grow, agreeing on over 95% of test predictions and within 2 points of accuracy.")
+
+BATCH = 32
 
 
-def main(argv=None):
-    args = experiment.parse_args("dropout_scaling", CLAIM, argv)
-    run = experiment.Run("dropout_scaling", args, CLAIM)
-    epochs = args.epochs or (30 if args.quick else 80)
-    split = dict(validation_split=0.2, test_split=0.3, seed=args.seed, flatten=True)
-    # Training batches from tf.data, shuffled anew each pass; repeated, so that fit
-    # keeps one iterator for all the epochs.  Validation in one batch (known length:
-    # cheap per epoch); the test split as arrays (the same split) for the predictions.
-    train, val, _, info = kerasreg.data.load(args.dataset or "digits", eval_batch_size=512, **split)
-    steps_per_epoch, train = len(train), train.repeat()
-    _, _, (x_te, y_te), _ = kerasreg.data.load_arrays(args.dataset or "digits", **split)
-    keras.utils.set_random_seed(args.seed)
-    model = keras.Sequential([
-        keras.Input(info.input_shape),
-        kerasreg.layers.Dropout(0.2, scaling="test", seed=args.seed),      # inputs: keep 0.8
+def build_model(input_shape, num_classes):
+    return keras.Sequential([
+        keras.Input(input_shape),
+        kerasreg.layers.Dropout(0.2, scaling="test", name="drop_inputs"),  # inputs: keep 0.8
         keras.layers.Dense(200, activation="relu"),
-        kerasreg.layers.Dropout(0.5, scaling="test", seed=args.seed + 1),  # hidden: keep 0.5
+        kerasreg.layers.Dropout(0.5, scaling="test", name="drop_1"),       # hidden: keep 0.5
         keras.layers.Dense(200, activation="relu"),
-        kerasreg.layers.Dropout(0.5, scaling="test", seed=args.seed + 2),
-        keras.layers.Dense(info.num_classes, activation="softmax"),
+        kerasreg.layers.Dropout(0.5, scaling="test", name="drop_2"),
+        keras.layers.Dense(num_classes, activation="softmax"),
     ])
-    # A whole epoch per compiled call (fewer Python round trips); XLA's compile
-    # time exceeds what it saves for a network this small.
-    model.compile(optimizer=kerasreg.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], jit_compile=False, steps_per_execution=steps_per_epoch)
-    model.fit(train, steps_per_epoch=steps_per_epoch, validation_data=val, epochs=epochs, verbose=0,
-              callbacks=kerasreg.callbacks.tensorboard_callbacks(run.tensorboard_dir("classic_dropout"),
-                                                                 hparams={"scaling": "test"}))
-    # Weight scaling: the deterministic network (dropout layers multiply by p),
-    # called directly on the test set (one batch, no traced predict function).
-    p_ws = np.asarray(model(x_te))
-    acc_ws = float(np.mean(np.argmax(p_ws, -1) == y_te))
-    samples = [1, 4, 16, 64] if args.quick else [1, 4, 16, 64, 256]
-    rows, agree, accs, dist = [], [], [], []
-    for t in samples:
-        # All t copies of the test set stacked in a few big batches: few eager calls.
-        mean, _ = kerasreg.layers.monte_carlo_predict(model, x_te, samples=t, seed=args.seed, batch_size=16384)
-        mean = np.asarray(mean)
-        agree.append(float(np.mean(np.argmax(mean, -1) == np.argmax(p_ws, -1))))
-        accs.append(float(np.mean(np.argmax(mean, -1) == y_te)))
-        dist.append(float(np.mean(np.abs(mean - p_ws).sum(-1))))
-        rows.append([t, accs[-1], agree[-1], dist[-1]])
-    run.metric("accuracy/weight_scaling", acc_ws)
-    run.metric("accuracy/monte_carlo", accs)
-    run.metric("agreement_with_weight_scaling", agree)
-    run.metric("l1_distance_to_weight_scaling", dist)
-    run.metric("samples", samples)
-    run.check(f"Monte Carlo with {samples[-1]} samples agrees with weight scaling on > 95% of predictions",
-              value=agree[-1], threshold=0.95, op=">")
-    run.check("their accuracies differ by < 0.02", value=abs(accs[-1] - acc_ws), threshold=0.02, op="<")
-    run.check("the Monte Carlo average approaches weight scaling as samples grow (distance shrinks)",
-              value=dist[-1], threshold=dist[0], op="<")
-    run.table(f"Test set ({len(x_te)} digits); weight scaling accuracy {acc_ws:.4f}",
-              ["MC samples", "MC accuracy", "agreement with weight scaling", "mean L1 distance of probabilities"], rows)
 
+
+def reseed(model, seed):
+    """This seed's initial weights (seeded Glorot, zero biases) and dropout masks (each layer's seed state)."""
+    for i, layer in enumerate(model.layers):
+        if isinstance(layer, keras.layers.Dense):
+            layer.kernel.assign(keras.initializers.GlorotUniform(seed=seed + 7919 * i)(layer.kernel.shape))
+            layer.bias.assign(np.zeros(layer.bias.shape, "float32"))
+        else:  # a SeedGenerator's state is (seed, counter)
+            state = layer.seed_generator.state
+            state.assign(np.array([(seed + 104729 * i) % 2**31, 0], dtype=state.dtype))
+
+
+def batches(x, y, seed):
+    import tensorflow as tf  # tf.data feeds every backend
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(BATCH).repeat()
+
+
+def measure(ctx):
+    epochs = ctx.epochs(30, 60)
+    samples = [1, 4, 16, 64] if ctx.quick else [1, 4, 16, 64, 256]
+    ctx.setting("network", "Dropout(keep 0.8) - Dense 200 - Dropout(keep 0.5) - Dense 200 - Dropout(keep 0.5), "
+                           "weight scaling at test time")
+    ctx.setting("training", f"Adam 1e-3, batches of {BATCH}, {epochs} epochs")
+    ctx.setting("Monte Carlo samples", samples)
+    state = {}
+    curves = []
+
+    def one_seed(seed):
+        data = ctx.split(ctx.args.dataset or "digits", seed=seed, validation=0.2, test=0.3, flatten=True)
+        (x_tr, y_tr), (x_te, y_te) = data.train, data.test
+        steps = -(-len(x_tr) // BATCH)
+        if not state:
+            model = build_model(data.input_shape, data.num_classes)
+            model.compile(optimizer=kerasreg.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                          metrics=["accuracy"], steps_per_execution=steps)
+            state["model"], state["start"] = model, experiment.snapshot(model)
+        model = state["model"]
+        experiment.restore(model, state["start"])
+        reseed(model, seed)
+        hist = model.fit(batches(x_tr, y_tr, seed), steps_per_epoch=steps, epochs=epochs, verbose=0)
+        ctx.log_history("classic_dropout", seed, {"loss": hist.history["loss"], "accuracy": hist.history["accuracy"]})
+        # Weight scaling: the deterministic network (each dropout layer multiplies by p).
+        p_ws = keras.ops.convert_to_numpy(model(x_te, training=False))
+        out = {"test_accuracy/weight_scaling": float(np.mean(np.argmax(p_ws, -1) == y_te))}
+        row = []
+        for t in samples:
+            mean, _ = kerasreg.layers.monte_carlo_predict(model, x_te, samples=t, seed=seed, batch_size=16384)
+            mean = keras.ops.convert_to_numpy(mean)
+            out[f"agreement/{t}"] = float(np.mean(np.argmax(mean, -1) == np.argmax(p_ws, -1)))
+            out[f"test_accuracy/monte_carlo_{t}"] = float(np.mean(np.argmax(mean, -1) == y_te))
+            out[f"l1_distance/{t}"] = float(np.mean(np.abs(mean - p_ws).sum(-1)))
+            row.append(out[f"l1_distance/{t}"])
+        last = samples[-1]
+        out["accuracy_abs_difference"] = abs(out[f"test_accuracy/monte_carlo_{last}"]
+                                             - out["test_accuracy/weight_scaling"])
+        curves.append(row)
+        if ctx.verbose:
+            print(f"  seed {seed}: " + ", ".join(f"{k} {v:.3g}" for k, v in out.items()))
+        return out
+
+    result = ctx.per_seed(one_seed)
+    ctx.table(f"Test split; weight-scaling accuracy {study.fmt(result['test_accuracy/weight_scaling'])}",
+              ["MC samples", "MC test accuracy", "agreement with weight scaling", "mean L1 distance of probabilities"],
+              [[t, result[f"test_accuracy/monte_carlo_{t}"], result[f"agreement/{t}"], result[f"l1_distance/{t}"]]
+               for t in samples])
+
+    import matplotlib.pyplot as plt
+
+    curves = np.array(curves)
+    ivs = [study.t_interval(curves[:, j]) for j in range(len(samples))]
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.semilogx(samples, accs, "o-", label="Monte Carlo average")
-    ax.axhline(acc_ws, color="k", ls="--", label="weight scaling (p * W)")
+    ax.semilogx(samples, [iv.mean for iv in ivs], "o-", label="Monte Carlo average vs weight scaling")
+    ax.fill_between(samples, [iv.low for iv in ivs], [iv.high for iv in ivs], alpha=0.25)
     ax.set_xlabel("sampled sub-networks")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("mean L1 distance of test probabilities")
     ax.legend()
-    run.figure("dropout_scaling.png", fig, "Averaging sampled sub-networks converges to the weight-scaling rule.")
-    run.finish()
-    return run
+    ctx.figure("dropout_scaling.png", fig, "The Monte Carlo average approaches the weight-scaling rule as samples "
+                                           "grow (mean over seeds, band: 95% t interval).")
+    return result
+
+
+STUDY = study.Study(
+    name="dropout_scaling", claim=CLAIM, measure=measure,
+    checks=[
+        study.Above("agreement/64", 0.95,
+                    describe="Monte Carlo with 64 samples agrees with weight scaling on > 95% of test predictions"),
+        study.Below("accuracy_abs_difference", 0.02,
+                    describe="their test accuracies differ by < 0.02 (Monte Carlo with the most samples)"),
+        study.Less("l1_distance/64", "l1_distance/1",
+                   describe="the Monte Carlo average approaches weight scaling as samples grow (64 vs 1 sample)"),
+    ],
+)
+
+
+def main(args):
+    return study.run(STUDY, args)
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from kerasreg import cli
+
+    sys.exit(cli.main(["run", "dropout_scaling", *sys.argv[1:]]))

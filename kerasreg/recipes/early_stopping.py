@@ -144,8 +144,7 @@ def measure(ctx):
         val_curve[:len(hist.history["val_loss"])] = hist.history["val_loss"]
         best = ctx.select("early_stopping_epoch", list(range(1, max_epochs + 1)), val_curve, seed=seed)
         ran = len(hist.history["loss"])
-        ctx.log_history("early_stopping", seed, {"loss": hist.history["loss"], "val_loss": hist.history["val_loss"]},
-                        hparams={"best_epoch": best + 1, "stopped_epoch": ran})
+        ctx.log_history("early_stopping", seed, {"loss": hist.history["loss"], "val_loss": hist.history["val_loss"]})
         if ran < max_epochs:
             # (No validation from here on: nothing more is selected.)
             more = model.fit(batches(x_tr, y_tr, seed + 1), steps_per_epoch=STEPS_PER_CALL, epochs=max_epochs,
