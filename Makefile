@@ -8,7 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONUNBUFFERED := 1
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test test-tf test-jax bench clean
+.PHONY: setup demo test test-tf test-jax bench docs clean
 
 setup: $(STAMP)
 
@@ -32,9 +32,14 @@ test-tf: $(STAMP)
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -q -p no:cacheprovider -m jax_pass tests
 
+# The API reference (HTML, pdoc) from the docstrings, in docs/api/; any pdoc warning fails it.
+# (tests/test_doctests.py builds it too, so `make test` checks it.)
+docs: $(STAMP)
+	$(PY) docs/build_api.py docs/api
+
 bench: $(STAMP)
 	$(PY) -m pip install -q "torch==2.13.0"
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache runs
+	rm -rf $(VENV) *.egg-info .pytest_cache runs docs/api
