@@ -50,7 +50,9 @@ def load(name="digits", *, batch_size=32, eval_batch_size=None, validation_split
 
     Images come scaled to [0, 1].  The training split is shuffled (seeded,
     anew each epoch), augmented and label-noised; validation and test are
-    not (identity there).  Splits are disjoint, cut by a seeded permutation.
+    not (identity there).  Since the training split is shuffled here,
+    Keras' reminder at ``fit`` that ``shuffle=True`` is ignored for a
+    ``tf.data.Dataset`` is silenced (a warnings filter on that message).  Splits are disjoint, cut by a seeded permutation.
 
     Args:
         name: see above.
@@ -88,7 +90,9 @@ def load(name="digits", *, batch_size=32, eval_batch_size=None, validation_split
     Example:
 
     >>> train, val, test, info = kerasreg.data.load("digits", augment=["rotate"])
-    >>> model.fit(train, validation_data=val, epochs=5)
+    >>> model = keras.Sequential([keras.Input(info.input_shape), keras.layers.Flatten(), keras.layers.Dense(10)])
+    >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> history = model.fit(train, validation_data=val, epochs=5, verbose=0)
     """
     if not isinstance(name, (str, os.PathLike)):
         raise TypeError(f"`name` must be a dataset name or a folder path, got {name!r}.")
