@@ -10,6 +10,7 @@ not.  Writing an epoch's worth of per-step scalars costs microseconds per
 value, in a background thread of the writer.
 """
 
+import atexit
 import os
 import time
 
@@ -101,8 +102,23 @@ def readable_path(variable, model):
     return path[len(prefix):] if path.startswith(prefix) else path
 
 
+_OPEN = set()  # writers with an open file; closed at exit if their owner did not
+
+
+@atexit.register
+def _close_all():
+    for writer in list(_OPEN):
+        writer.close()
+
+
 class SummaryWriter:
     """A lazily opened TensorBoard event file writer for one run directory.
+
+    ``scalars``, ``histograms`` and ``series`` take numpy values and return at
+    once: building the summaries and writing them happens, in call order, in
+    one background thread (while the next epoch trains, its compiled steps
+    hold no Python lock); ``close`` waits for it and raises what it raised.
+    ``flush`` asks the file writer to flush once the pending work is done.
 
     ``writer`` is a ``tf.summary`` file writer for callers that run
     TensorFlow summary ops themselves (``with w.writer.as_default(): ...``);
@@ -113,6 +129,10 @@ class SummaryWriter:
         self.path = path
         self._events = None
         self._tf_writer = None
+        self._scalar_metadata = None
+        self._described = set()  # tags whose metadata this event file carries
+        self._pool = None
+        self._pending = []
 
     @property
     def events(self):
@@ -121,7 +141,10 @@ class SummaryWriter:
             from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
             os.makedirs(self.path, exist_ok=True)
-            self._events = EventFileWriter(self.path)
+            # A queue long enough for an epoch of steps: `add_event` then never
+            # waits for the file writer's own thread.
+            self._events = EventFileWriter(self.path, max_queue_size=4096)
+            _OPEN.add(self)
         return self._events
 
     @property
@@ -130,55 +153,111 @@ class SummaryWriter:
             import tensorflow as tf
 
             self._tf_writer = tf.summary.create_file_writer(self.path)
+            _OPEN.add(self)
         return self._tf_writer
 
+    # -- the background thread -------------------------------------------------
+    def _submit(self, fn, *args):
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kerasreg-summary")
+            _OPEN.add(self)
+        done = [f for f in self._pending if f.done()]
+        for f in done:
+            f.result()  # raise a failure here rather than never
+        self._pending = [f for f in self._pending if not f.done()]
+        self._pending.append(self._pool.submit(fn, *args))
+
+    def wait(self):
+        """Block until everything submitted so far is written to the writer."""
+        pending, self._pending = self._pending, []
+        for f in pending:
+            f.result()
+
+    # -- writing ---------------------------------------------------------------
     def summary(self, summary, step):
         """Write a ``Summary`` protocol buffer at ``step``."""
+        self._submit(self._write, summary, int(step))
+
+    def _write(self, summary, step):
         from tensorboard.compat.proto import event_pb2
 
-        self.events.add_event(event_pb2.Event(wall_time=time.time(), step=int(step),
-                                              summary=summary))
+        self.events.add_event(event_pb2.Event(wall_time=time.time(), step=step, summary=summary))
+
+    def _scalar_summary(self, values):
+        from tensorboard.compat.proto import summary_pb2, tensor_pb2, types_pb2
+
+        if self._scalar_metadata is None:
+            from tensorboard.plugins.scalar import metadata
+
+            # What the scalar plugin's own `scalar_pb` writes; the plugin reads
+            # a tag's metadata from its first event, so later ones leave it out.
+            self._scalar_metadata = metadata.create_summary_metadata(
+                display_name=None, description=None)
+        summary = summary_pb2.Summary()
+        for tag, value in values.items():
+            entry = summary.value.add(tag=tag, tensor=tensor_pb2.TensorProto(
+                dtype=types_pb2.DT_FLOAT, float_val=[float(value)]))
+            if tag not in self._described:
+                entry.metadata.CopyFrom(self._scalar_metadata)
+                self._described.add(tag)
+        return summary
 
     def scalars(self, values, step):
         """Write ``{tag: float}`` at ``step``."""
-        from tensorboard.compat.proto import summary_pb2
-        from tensorboard.plugins.scalar.summary_v2 import scalar_pb
-
-        summary = summary_pb2.Summary()
-        for tag, value in values.items():
-            summary.value.extend(scalar_pb(tag, np.float32(value)).value)
-        self.summary(summary, step)
+        values = {tag: float(v) for tag, v in values.items()}
+        self._submit(lambda: self._write(self._scalar_summary(values), int(step)))
 
     def histogram(self, tag, values, step):
         self.histograms({tag: values}, step)
 
     def histograms(self, values, step):
         """Write ``{tag: array}`` as histograms (30 buckets) at ``step``."""
-        from tensorboard.compat.proto import summary_pb2
-        from tensorboard.plugins.histogram.summary_v2 import histogram_pb
+        arrays = {tag: np.array(a, dtype="float64") for tag, a in values.items()}  # copies
 
-        summary = summary_pb2.Summary()
-        for tag, array in values.items():
-            summary.value.extend(histogram_pb(tag, np.asarray(array, "float64")).value)
-        self.summary(summary, step)
+        def job():
+            from tensorboard.compat.proto import summary_pb2
+            from tensorboard.plugins.histogram.summary_v2 import histogram_pb
+
+            summary = summary_pb2.Summary()
+            for tag, array in arrays.items():
+                summary.value.extend(histogram_pb(tag, array).value)
+            self._write(summary, int(step))
+
+        self._submit(job)
 
     def series(self, tags, steps, values):
         """Write ``values[k, j]`` under ``tags[j]`` at ``steps[k]``."""
-        steps = np.asarray(steps, dtype="int64")
-        values = np.asarray(values, dtype="float32").reshape(len(steps), len(tags))
-        for step, row in zip(steps, values):
-            self.scalars(dict(zip(tags, row)), step)
+        tags = list(tags)
+        steps = np.array(steps, dtype="int64")
+        values = np.array(values, dtype="float32").reshape(len(steps), len(tags))
+
+        def job():
+            for step, row in zip(steps.tolist(), values.tolist()):
+                self._write(self._scalar_summary(dict(zip(tags, row))), step)
+
+        self._submit(job)
 
     def flush(self):
-        for w in (self._events, self._tf_writer):
-            if w is not None:
-                w.flush()
-
-    def close(self):
-        if self._events is not None:
-            self._events.close()
-            self._events = None
         if self._tf_writer is not None:
             self._tf_writer.flush()
-            self._tf_writer.close()
-            self._tf_writer = None
+        if self._pool is not None:
+            self._submit(lambda: self._events is not None and self._events.flush())
+
+    def close(self):
+        try:
+            self.wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+            if self._events is not None:
+                self._events.close()
+                self._events = None
+                self._described = set()
+            if self._tf_writer is not None:
+                self._tf_writer.flush()
+                self._tf_writer.close()
+                self._tf_writer = None
+            _OPEN.discard(self)
