@@ -146,7 +146,7 @@ print(f"weight scaling accuracy {acc_ws:.3f}   Monte Carlo mean accuracy {acc_mc
 model = mlp()
 model.compile(optimizer=kerasreg.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 model.fit(x_tr, y_tr, validation_data=(x_val, y_val), epochs=epochs, verbose=0, callbacks=[stopper])
-print("best epoch", stopper.best_epoch, "best val_loss", round(float(stopper.best), 4), "state keys", sorted(stopper.get_state())[:4])"""),
+print("best epoch", stopper.best_epoch, "best val_loss", round(float(stopper.best), 4), "state keys", sorted(stopper.state_dict())[:4])"""),
     new_markdown_cell("## Data augmentation and label noise\n\nThe lecture's six augmentations are Keras "
                       "preprocessing layers, chained in `tf.data` for the training split only."),
     new_code_cell("""import tempfile

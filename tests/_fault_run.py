@@ -99,7 +99,7 @@ def train(backup_dir, kill=None):
 
     model = build()
     es = EarlyStopping(monitor="val_loss", patience=20, restore_best_weights=False)
-    callbacks = [BackupAndRestore(backup_dir, save_freq=2, delete_checkpoint=False), es]
+    callbacks = [BackupAndRestore(backup_dir, save_freq=2, delete_checkpoint=False, callbacks=[es]), es]
     if kill:
         what, n = kill.split(":")
         if what in ("savez", "replace"):

@@ -80,15 +80,22 @@ def _uninterrupted(es_cls=EarlyStopping):
     return model.get_weights(), es, history
 
 
+def _keeping(backup, es):
+    """kerasreg's ``backup`` made to keep the state of ``es`` (Keras' as it is)."""
+    if not isinstance(backup, BackupAndRestore):
+        return backup
+    return BackupAndRestore(backup.backup_dir, save_freq=backup.save_freq, callbacks=[es])
+
+
 def _interrupted(tmp_path, backup, es_cls, epoch=4, batch=3):
     model = ns["model"]()
     es = es_cls(patience=3, restore_best_weights=True)
     with pytest.raises(Interrupted):
-        _fit(model, [backup, es, ns["Interrupt"](epoch, batch, _raise)])
+        _fit(model, [_keeping(backup, es), es, ns["Interrupt"](epoch, batch, _raise)])
     keras.backend.clear_session()
     model = ns["model"](scramble=True)
     es = es_cls(patience=3, restore_best_weights=True)
-    history = _fit(model, [backup, es])
+    history = _fit(model, [_keeping(backup, es), es])
     return model, es, history
 
 
@@ -215,7 +222,7 @@ def test_early_stopping_rule_on_a_given_sequence():
     # third of them exhausts the patience of 3, at epoch 7.
     assert (es.best_epoch, stopped, es.stopped_epoch) == (4, 7, 7)
     assert es.get_config()["min_delta"] == 0.05
-    state = json.loads(json.dumps({k: v for k, v in es.get_state().items() if k != "best_weights"}))
+    state = json.loads(json.dumps({k: v for k, v in es.state_dict().items() if k != "best_weights"}))
     assert state == {"best": pytest.approx(0.61), "best_epoch": 4, "wait": 3, "stopped_epoch": 7}
 
 
@@ -250,7 +257,7 @@ SCRIPT = PROBLEM + textwrap.dedent(
         os.kill(os.getpid(), signal.SIGKILL)
 
     es = EarlyStopping(patience=3)
-    cbs = [BackupAndRestore(backup_dir, save_freq=save_freq), es]
+    cbs = [BackupAndRestore(backup_dir, save_freq=save_freq, callbacks=[es]), es]
     if first and int(kill_epoch) >= 0:
         cbs.append(Interrupt(int(kill_epoch), int(kill_batch), kill))
     x, y, xv, yv = data()

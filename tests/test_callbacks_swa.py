@@ -66,8 +66,8 @@ def test_average_and_batch_norm_statistics():
 
 def test_state_protocol_round_trip():
     swa = StochasticWeightAveraging(start_epoch=0)
-    swa.set_state({"n_averaged": 2, "average": [np.array([0.3, 0.7])]})
-    state = swa.get_state()
+    swa.load_state_dict({"n_averaged": 2, "average": [np.array([0.3, 0.7])]})
+    state = swa.state_dict()
     assert state["n_averaged"] == 2 and np.allclose(state["average"][0], [0.3, 0.7])
 
 
@@ -95,12 +95,12 @@ def test_average_survives_a_restart(tmp_path):
         keras.utils.set_random_seed(1)
         model = _model()
         swa = StochasticWeightAveraging(start_epoch=2, data=x, batch_size=16)
-        cbs = ([backup] if backup else []) + [swa] + extra
+        cbs = ([BackupAndRestore(backup, callbacks=[swa])] if backup else []) + [swa] + extra
         model.fit(x, y, batch_size=8, epochs=7, shuffle=False, verbose=0, callbacks=cbs)
         return model, swa
 
     ref, ref_swa = run([], None)
-    backup = BackupAndRestore(str(tmp_path / "ckpt"))
+    backup = str(tmp_path / "ckpt")
     with pytest.raises(KeyboardInterrupt):
         run([Stop()], backup)
     model, swa = run([], backup)

@@ -157,3 +157,49 @@ def test_bad_arguments_are_named():
         fit(model, (x, y))
     with pytest.raises(ValueError, match="epochs"):
         fit(model, (x, y), batch_size=4, epochs=0)
+
+
+@pytest.mark.slow
+def test_mid_epoch_resume_under_two_replicas_equals_uninterrupted(tmp_path):
+    """kerasreg's BackupAndRestore under Trainer and MirroredStrategy(2):
+    killed (an exception) in the middle of epoch 2 with a checkpoint every 2
+    batches, restarted from a scrambled model: the same weights, optimizer
+    state, EarlyStopping state and history (loss and accuracy of the resumed
+    epoch included) as a run never interrupted."""
+    from kerasreg.callbacks import BackupAndRestore, EarlyStopping
+    from kerasreg.distribute import Trainer, cpu_mirrored_strategy
+
+    class Boom(Exception):
+        pass
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch == 2 and batch == 3:
+                raise Boom()
+
+    x, y = _data()
+    strategy = cpu_mirrored_strategy(2)
+    init = _model().get_weights()
+
+    def run(extra=(), scramble=False):
+        model = _model(strategy, init=[w * 0 + 0.1 for w in init] if scramble else init)
+        es = EarlyStopping(monitor="loss", patience=10)
+        backup = BackupAndRestore(str(tmp_path / "ckpt"), save_freq=2, callbacks=[es])
+        history = Trainer(model, strategy).fit((x, y), batch_size=6, epochs=4,
+                                               callbacks=[backup, es, *extra])
+        return model, es, history
+
+    ref, ref_es, ref_history = run()
+    with pytest.raises(Boom):
+        run([Kill()])
+    model, es, history = run(scramble=True)
+    assert _max_diff(model.get_weights(), ref.get_weights()) <= 1e-6
+    assert _max_diff([np.array(v) for v in model.optimizer.variables],
+                     [np.array(v) for v in ref.optimizer.variables]) <= 1e-6
+    assert (es.wait, es.best_epoch) == (ref_es.wait, ref_es.best_epoch)
+    assert history.epoch == ref_history.epoch == [0, 1, 2, 3]
+    for k in ref_history.history:
+        np.testing.assert_allclose(history.history[k], ref_history.history[k], rtol=1e-5, err_msg=k)

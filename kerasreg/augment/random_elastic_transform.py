@@ -2,6 +2,7 @@
 
 import keras
 
+from kerasreg import _keras_compat
 from kerasreg._validation import check_choice, check_float, check_seed
 from kerasreg.api_export import kerasreg_export
 
@@ -137,7 +138,7 @@ class RandomElasticTransform(keras.layers.RandomElasticTransform):
         batch = 1 if len(shape) == 3 else shape[0]
         height, width = _static_size(images.shape[self.height_axis],
                                      images.shape[self.width_axis])
-        seed = seed or self._get_seed_generator(self.backend._backend)
+        seed = seed or _keras_compat.image_layer_seed_generator(self)
         random = self.backend.random
         probability = random.uniform((batch,), self.factor[0], self.factor[1], seed=seed)
         apply_transform = random.uniform((batch,), 0.0, 1.0, seed=seed) < probability

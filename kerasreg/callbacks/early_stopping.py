@@ -27,8 +27,9 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
       best parameters; Keras defaults to ``False``).
     - ``best_epoch``, ``best``, ``stopped_epoch`` and ``wait`` are readable
       after ``fit``.
-    - A state protocol, ``get_state()`` / ``set_state(state)``, which
-      ``kerasreg.callbacks.BackupAndRestore`` saves with every checkpoint:
+    - The state protocol of ``kerasreg.callbacks.BackupAndRestore``
+      (``state_dict()`` / ``load_state_dict(state)``): named in its
+      ``callbacks``, the state is saved with every checkpoint, so
       after a killed ``fit`` is started again, patience continues where it
       was and the weights restored at the end are the best of the whole run.
       Keras' own ``EarlyStopping`` restarts from scratch (its ``best`` and
@@ -49,7 +50,7 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
 
     >>> es = EarlyStopping(patience=5)
     >>> model.fit(x, y, validation_split=0.2, epochs=100,
-    ...           callbacks=[BackupAndRestore("/tmp/run"), es])
+    ...           callbacks=[BackupAndRestore("/tmp/run", callbacks=[es]), es])
     >>> es.best_epoch, es.best
 
     Reference:
@@ -86,7 +87,7 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
         }
 
     # -- state protocol -------------------------------------------------
-    def get_state(self):
+    def state_dict(self):
         """JSON-able values and numpy arrays that define where the run is."""
         best = None if self.best is None else float(np.asarray(self.best))
         return {
@@ -97,8 +98,8 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
             "best_weights": None if self.best_weights is None else [np.array(w) for w in self.best_weights],
         }
 
-    def set_state(self, state):
-        """Inverse of ``get_state`` (called after ``on_train_begin``)."""
+    def load_state_dict(self, state):
+        """Inverse of ``state_dict`` (a plain setter)."""
         self.best = state["best"]
         self.best_epoch = int(state["best_epoch"])
         self.wait = int(state["wait"])

@@ -113,9 +113,11 @@ class StochasticWeightAveraging(keras.callbacks.Callback):
             for batch in data:
                 yield batch[0] if isinstance(batch, (tuple, list)) else batch
 
-    def get_state(self):
+    def state_dict(self):
+        """The number of averaged epochs and the running average."""
         return {"n_averaged": int(self.n_averaged), "average": self.average}
 
-    def set_state(self, state):
+    def load_state_dict(self, state):
+        """Inverse of ``state_dict`` (a plain setter)."""
         self.n_averaged = int(state["n_averaged"])
         self.average = None if state["average"] is None else [np.array(a) for a in state["average"]]

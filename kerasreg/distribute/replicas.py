@@ -16,6 +16,8 @@ the global gradient.
 import keras
 from keras import ops
 
+from kerasreg import _keras_compat
+
 __all__ = ["cross_replica_sum", "num_replicas_in_sync", "replica_cond"]
 
 
@@ -78,7 +80,7 @@ def replica_cond(pred, true_fn, false_fn, args=()):
         return
     import tensorflow as tf
 
-    if tf.__internal__.distribute.strategy_supports_no_merge_call():
+    if _keras_compat.strategy_supports_no_merge_call():
         ops.cond(pred, t, f)
         return
 

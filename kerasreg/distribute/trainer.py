@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasreg import _keras_compat
 from kerasreg._validation import check_bool, check_int
 
 __all__ = ["Trainer", "fit"]
@@ -74,8 +75,9 @@ class Trainer:
         self.strategy = strategy if strategy is not None else model.distribute_strategy
         self.jit_compile = check_bool("jit_compile", jit_compile)
         self._check_scope()
-        with self.strategy.scope():
-            self._loss_tracker = keras.metrics.Mean(name="loss")
+        # The compiled model's own loss tracker, so that the loss is a model
+        # metric as under ``fit`` (reset, logged and checkpointed with them).
+        self._loss_tracker = _keras_compat.loss_tracker(model)
         self._train_function = None
         self._test_function = None
         self._built = False
@@ -150,9 +152,7 @@ class Trainer:
         self._loss_tracker.update_state(per_example, sample_weight=local)
 
     def _results(self):
-        logs = self.model.get_metrics_result()
-        logs["loss"] = self._loss_tracker.result()
-        return logs
+        return self.model.get_metrics_result()
 
     def _make_function(self, replica_step):
         strategy = self.strategy
@@ -170,8 +170,7 @@ class Trainer:
         return {k: _to_python(v) for k, v in self._results_function().items()}
 
     def _reset_metrics(self):
-        self.model.reset_metrics()
-        self._loss_tracker.reset_state()
+        self.model.reset_metrics()  # the loss tracker included
 
     def _build(self, spec):
         """Create optimizer, metric and loss-tracker variables under the scope.
@@ -186,10 +185,7 @@ class Trainer:
         with self.strategy.scope():
             if not model.optimizer.built:
                 model.optimizer.build(model.trainable_variables)
-            with keras.StatelessScope(), keras.SymbolicScope(), tf.__internal__.FuncGraph("kerasreg_build").as_default():
-                data = tf.nest.map_structure(
-                    lambda s: tf.compat.v1.placeholder(s.dtype, s.shape), spec
-                )
+            with keras.StatelessScope(), keras.SymbolicScope(), _keras_compat.symbolic_inputs(spec) as data:
                 x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
                 y_pred = model(x, training=False)
                 model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
@@ -237,8 +233,8 @@ class Trainer:
             )
         model.stop_training = False
         callbacks.on_train_begin()
-        # Keras' BackupAndRestore tells fit where to resume this way.
-        initial_epoch = getattr(model, "_initial_epoch", None) or initial_epoch
+        # Where a BackupAndRestore (Keras' or kerasreg's) asks fit to resume.
+        initial_epoch = _keras_compat.get_initial_epoch(model) or initial_epoch
         iterator = iter(train) if steps_per_epoch is not None else None
         logs = {}
         for epoch in range(initial_epoch, epochs):

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasreg import _keras_compat
 from kerasreg._validation import check_bool, check_choice, check_float, check_int
 from kerasreg.api_export import kerasreg_export
 from kerasreg.optimizers.optimizer_wrapper import OptimizerWrapper, global_norm
@@ -121,7 +122,7 @@ class GradientClipping(OptimizerWrapper):
         index = int(self.first_nonfinite.numpy())
         if index < 0:
             return None
-        return self._trainable_variables[index].path
+        return _keras_compat.optimizer_trainable_variables(self)[index].path
 
     # -- the update ----------------------------------------------------------
     def _apply_wrapped(self, grads, variables):

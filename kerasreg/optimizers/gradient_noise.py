@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasreg import _keras_compat
 from kerasreg._validation import check_float, check_seed
 from kerasreg.api_export import kerasreg_export
 from kerasreg.optimizers.optimizer_wrapper import OptimizerWrapper
@@ -51,7 +52,7 @@ class GradientNoise(OptimizerWrapper):
         self.seed = check_seed(seed)
         with keras.name_scope(self.name, caller=self):
             self.seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
-        self._track_variable(self.seed_generator.state)
+        _keras_compat.track_optimizer_variable(self, self.seed_generator.state)
 
     def stddev(self, step):
         """sigma_t = sqrt(eta / (1 + t)^gamma) at step ``t`` (tensor or number)."""

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasreg import _keras_compat
 from kerasreg._validation import check_float, check_learning_rate
 from kerasreg.api_export import kerasreg_export
 
@@ -129,9 +130,9 @@ class Nesterov(keras.optimizers.Optimizer):
         if not self.built:
             return
         if var_list is None:
-            var_list = self._trainable_variables
+            var_list = _keras_compat.optimizer_trainable_variables(self)
         for var in var_list:
-            index = self._trainable_variables_indices.get(self._var_key(var))
+            index = _keras_compat.optimizer_variable_index(self, var)
             if index is None or self._velocities[index] is None:
                 continue
             v, at_theta = self._velocities[index], self._at_theta[index]

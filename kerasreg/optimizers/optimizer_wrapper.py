@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasreg import _keras_compat
 from kerasreg.distribute.replicas import cross_replica_sum, num_replicas_in_sync, replica_cond
 
 # Keras' base optimizer arguments with their defaults.  A wrapper has no
@@ -88,7 +89,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
 
     @property
     def variables(self):
-        return self._variables[:] + list(self.optimizer.variables)
+        return super().variables + list(self.optimizer.variables)
 
     def _add_state(self, name, shape=(), dtype="float32", initializer="zeros"):
         """A non-trainable optimizer variable, identical on every replica."""
@@ -106,9 +107,6 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
     def learning_rate(self, learning_rate):
         self.optimizer.learning_rate = learning_rate
 
-    def _get_current_learning_rate(self):
-        return self.optimizer._get_current_learning_rate()
-
     def scale_loss(self, loss):
         return self.optimizer.scale_loss(loss)
 
@@ -124,7 +122,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
                     "When passing `grads` without `trainable_variables`, the optimizer "
                     "must already be built; call `optimizer.build(variables)` first."
                 )
-            trainable_variables = self._trainable_variables
+            trainable_variables = _keras_compat.optimizer_trainable_variables(self)
         else:
             trainable_variables = list(trainable_variables)
             if not self.built:
@@ -135,12 +133,12 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
                 with keras.name_scope(self.name, caller=self):
                     self.build(trainable_variables)
                 self.built = True
-            self._check_variables_are_known(trainable_variables)
+            _keras_compat.check_variables_are_known(self, trainable_variables)
         if len(grads) == 0:
             return
         with keras.name_scope(self.name, caller=self):
             self._apply_wrapped(grads, trainable_variables)
-        self._iterations.assign_add(1)
+        self.iterations.assign_add(1)
 
     def _apply_wrapped(self, grads, variables):
         """Override: transform ``grads`` and call ``self._apply_inner``."""
@@ -182,7 +180,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
         if keras.backend.backend() != "jax":
             replica_cond(pred, fn, lambda *a: None, args=args)
             return
-        state = list(self._trainable_variables) + self.variables
+        state = list(_keras_compat.optimizer_trainable_variables(self)) + self.variables
 
         def run(branch):
             def traced():
