@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasreg import _keras_compat
 from kerasreg._validation import check_bool, check_int
 from kerasreg.api_export import kerasreg_export
 from kerasreg.optimizers.optimizer_wrapper import OptimizerWrapper
@@ -98,14 +99,16 @@ class GradientMonitoring(OptimizerWrapper):
     @property
     def monitored_variables(self):
         """The variables whose gradient norms are recorded, column by column."""
-        return list(self._trainable_variables)
+        return list(_keras_compat.optimizer_trainable_variables(self))
 
     def _apply_wrapped(self, grads, variables):
         summed = self._global_gradient(grads)
-        by_index = {self._get_variable_index(v): g for g, v in zip(summed, variables)}
+        by_index = {_keras_compat.optimizer_variable_index(self, v): g
+                    for g, v in zip(summed, variables)}
+        width = len(_keras_compat.optimizer_trainable_variables(self))
         zero = ops.zeros((), "float32")
         row = []
-        for j in range(len(self._trainable_variables)):
+        for j in range(width):
             g = by_index.get(j)
             if g is not None and hasattr(g, "indices") and hasattr(g, "values"):
                 g = g.values  # tf.IndexedSlices (embeddings)
@@ -115,7 +118,7 @@ class GradientMonitoring(OptimizerWrapper):
         logged = ops.equal(ops.mod(step, self.every_n_steps), 0)
         count = self.norm_count.value
         slot = ops.mod(count, self.capacity)
-        old_row = ops.slice(self.norms.value, ops.stack([slot, 0 * slot]), (1, len(self._trainable_variables)))
+        old_row = ops.slice(self.norms.value, ops.stack([slot, 0 * slot]), (1, width))
         self.norms.assign(ops.slice_update(self.norms.value, ops.stack([slot, 0 * slot]),
                                            ops.where(logged, row, old_row)))
         old_step = ops.slice(self.norm_steps.value, ops.reshape(slot, (1,)), (1,))

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasreg import _keras_compat
 from kerasreg._validation import check_float, check_seed
 from kerasreg.api_export import kerasreg_export
 from kerasreg.optimizers.optimizer_wrapper import OptimizerWrapper
@@ -91,7 +92,7 @@ class WeightNoiseOptimizer(OptimizerWrapper):
         self.seed = check_seed(seed)
         with keras.name_scope(self.name, caller=self):
             self.seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
-        self._track_variable(self.seed_generator.state)
+        _keras_compat.track_optimizer_variable(self, self.seed_generator.state)
 
     def build(self, var_list):
         super().build(var_list)
@@ -110,7 +111,7 @@ class WeightNoiseOptimizer(OptimizerWrapper):
     def _shift(self, variables, delta):
         """``v += delta * z_v`` for every variable (``delta`` a float32 scalar)."""
         for v in variables:
-            z = self.noise[self._get_variable_index(v)]
+            z = self.noise[_keras_compat.optimizer_variable_index(self, v)]
             v.assign(v + ops.cast(delta, v.dtype) * z)
 
     def add_noise(self):
@@ -125,7 +126,7 @@ class WeightNoiseOptimizer(OptimizerWrapper):
         if int(np.asarray(ops.convert_to_numpy(self.noise_drawn))) == 0:
             self._draw()
         sigma = float(np.asarray(ops.convert_to_numpy(self.noise_stddev)))
-        self._shift(self._trainable_variables, sigma - self.applied_stddev)
+        self._shift(_keras_compat.optimizer_trainable_variables(self), sigma - self.applied_stddev)
         # A Python float: on JAX, assigning the other variable would share its
         # buffer, which the compiled step may not donate twice.
         self.applied_stddev.assign(sigma)
@@ -134,7 +135,7 @@ class WeightNoiseOptimizer(OptimizerWrapper):
         """Take the noise out of the weights (they hold ``W`` again); idempotent."""
         if not self.built:
             return
-        self._shift(self._trainable_variables, -self.applied_stddev)
+        self._shift(_keras_compat.optimizer_trainable_variables(self), -self.applied_stddev)
         self.applied_stddev.assign(0.0)
 
     def _apply_wrapped(self, grads, variables):
