@@ -96,7 +96,7 @@ def measure(ctx):
     models = {}
 
     def one_seed(seed):
-        data = ctx.split(ctx.args.dataset or "digits", seed=seed, flatten=True)
+        data = ctx.split("digits", seed=seed, flatten=True)
         (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = data.train, data.validation, data.test
         steps = -(-len(x_tr) // BATCH)
         out = {}

@@ -74,7 +74,7 @@ def measure(ctx):
     curves = []
 
     def one_seed(seed):
-        data = ctx.split(ctx.args.dataset or "digits", seed=seed, validation=0.2, test=0.3, flatten=True)
+        data = ctx.split("digits", seed=seed, validation=0.2, test=0.3, flatten=True)
         (x_tr, y_tr), (x_te, y_te) = data.train, data.test
         steps = -(-len(x_tr) // BATCH)
         if not state:

@@ -126,7 +126,7 @@ def measure(ctx):
 
     def one_seed(seed):
         nonlocal model, start
-        data = ctx.split(ctx.args.dataset or "digits", seed=seed, n_train=N_TRAIN, validation=VALIDATION, test=TEST,
+        data = ctx.split("digits", seed=seed, n_train=N_TRAIN, validation=VALIDATION, test=TEST,
                          flatten=True)
         (x_tr, y_tr), (x_va, y_va) = data.train, data.validation
         if model is None:

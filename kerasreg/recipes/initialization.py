@@ -125,7 +125,7 @@ def measure(ctx):
     gradients_all = {s: [] for s in SCHEMES}
 
     def one_seed(seed):
-        data = ctx.split(ctx.args.dataset or "digits", seed=seed, flatten=True)
+        data = ctx.split("digits", seed=seed, flatten=True)
         x_tr, x_va, x_te = standardized(data)
         y_tr, y_va, y_te = data.train[1], data.validation[1], data.test[1]
         x_batch, y_batch = x_tr[:PROBE], y_tr[:PROBE]
