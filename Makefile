@@ -8,22 +8,22 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONUNBUFFERED := 1
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test test-tf test-jax bench docs clean
+.PHONY: setup demo test test-tf test-jax test-torch bench docs clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test,jax]"
+	$(PY) -m pip install -q -e ".[test,jax,torch]"
 	touch $(STAMP)
 
 # The flagship recipe (overfitting of the lecture's 5x100 MLP and what each
 # regularizer does about it), quick mode, embedded digits.
 demo: $(STAMP)
-	$(PY) -m kerasreg.cli run overfitting --quick
+	$(VENV)/bin/kerasreg run overfitting --quick
 
-test: test-tf test-jax
+test: test-tf test-jax test-torch
 
 test-tf: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -q -p no:cacheprovider tests
@@ -31,6 +31,11 @@ test-tf: $(STAMP)
 # Second pass: the backend-neutral tests (conformance, numpy references) on JAX.
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -q -p no:cacheprovider -m jax_pass tests
+
+# Third pass: the same backend-neutral tests on torch (CPU build); what Keras
+# itself cannot do on torch is marked no_torch with the reason.
+test-torch: $(STAMP)
+	KERAS_BACKEND=torch $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -q -p no:cacheprovider -m jax_pass tests
 
 # The API reference (HTML, pdoc) from the docstrings, in docs/api/; any pdoc warning fails it.
 # (tests/test_doctests.py builds it too, so `make test` checks it.)
