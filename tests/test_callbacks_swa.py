@@ -6,7 +6,7 @@ import pytest
 
 from kerasreg.callbacks import StochasticWeightAveraging
 
-pytestmark = pytest.mark.tf_only
+pytestmark = pytest.mark.jax_pass
 
 
 def _data():
