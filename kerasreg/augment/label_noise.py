@@ -53,6 +53,7 @@ class LabelNoise:
 
     Example:
 
+    >>> train, _, _, _ = kerasreg.data.load("digits")
     >>> train = LabelNoise(0.2, num_classes=10, seed=1).apply(train)
 
     Reference:

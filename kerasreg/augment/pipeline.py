@@ -88,9 +88,11 @@ class Pipeline:
 
     Example:
 
+    >>> train, _, _, info = kerasreg.data.load("digits")  # (images, labels) batches
     >>> aug = kerasreg.augment.pipeline(["flip_lr", ("rotate", 0.1)], seed=3)
-    >>> train = aug.apply(train)          # a dataset of (images, labels) batches
-    >>> model = keras.Sequential([*aug.layers, ...])  # or as model layers
+    >>> train = aug.apply(train)
+    >>> model = keras.Sequential([keras.Input(info.input_shape), *aug.layers,  # or as model layers
+    ...                           keras.layers.Flatten(), keras.layers.Dense(10)])
 
     Reference:
         Shorten and Khoshgoftaar, "A survey on Image Data Augmentation for

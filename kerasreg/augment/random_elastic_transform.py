@@ -94,7 +94,10 @@ class RandomElasticTransform(keras.layers.RandomElasticTransform):
     Example:
 
     >>> layer = kerasreg.augment.RandomElasticTransform(scale=0.5, value_range=(0, 1))
+    >>> images = np.random.default_rng(0).uniform(size=(2, 8, 8, 1)).astype("float32")
     >>> warped = layer(images, training=True)     # images: (batch, H, W, C)
+    >>> tuple(warped.shape)
+    (2, 8, 8, 1)
 
     Reference:
         Simard, Steinkraus and Platt, "Best Practices for Convolutional Neural

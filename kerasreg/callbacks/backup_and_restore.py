@@ -115,9 +115,14 @@ class BackupAndRestore(keras.callbacks.Callback):
     Example:
 
     >>> es = kerasreg.callbacks.EarlyStopping(patience=5)
-    >>> backup = kerasreg.callbacks.BackupAndRestore("/ckpt", callbacks=[es])
-    >>> model.fit(x, y, validation_data=(xv, yv), epochs=50, shuffle=False,
-    ...           callbacks=[backup, es])
+    >>> x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    >>> y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], dtype="float32")
+    >>> xv, yv = x[:16], y[:16]
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> backup = kerasreg.callbacks.BackupAndRestore("ckpt", callbacks=[es])
+    >>> history = model.fit(x, y, validation_data=(xv, yv), epochs=50, shuffle=False,
+    ...                     callbacks=[backup, es], verbose=0)
     """
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True, callbacks=()):

@@ -48,10 +48,15 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
 
     Example:
 
+    >>> x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    >>> y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], dtype="float32")
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="sgd", loss="mse")
     >>> es = EarlyStopping(patience=5)
-    >>> model.fit(x, y, validation_split=0.2, epochs=100,
-    ...           callbacks=[BackupAndRestore("/tmp/run", callbacks=[es]), es])
-    >>> es.best_epoch, es.best
+    >>> history = model.fit(x, y, validation_split=0.2, epochs=100, verbose=0,
+    ...                     callbacks=[kerasreg.callbacks.BackupAndRestore("run", callbacks=[es]), es])
+    >>> 0 <= es.best_epoch < len(history.epoch), es.best == min(history.history["val_loss"])
+    (True, True)
 
     Reference:
         Goodfellow, Bengio and Courville, "Deep Learning", 2016, Section 7.8.

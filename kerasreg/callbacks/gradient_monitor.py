@@ -121,8 +121,11 @@ class GradientMonitor(keras.callbacks.Callback):
     Example:
 
     >>> monitor = GradientMonitor(every_n_steps=10, log_dir="logs")
+    >>> x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    >>> y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], dtype="float32")
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> model.compile(optimizer=monitor.wrap("sgd"), loss="mse")
-    >>> model.fit(x, y, callbacks=[monitor])
+    >>> history = model.fit(x, y, callbacks=[monitor], verbose=0)
 
     Reference:
         Goodfellow, Bengio and Courville, "Deep Learning", 2016, section 8.2.5

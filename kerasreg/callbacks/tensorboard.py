@@ -167,9 +167,14 @@ def tensorboard_callbacks(log_dir, monitors=(), hparams=None, hparam_metrics=(),
 
     Example:
 
-    >>> cbs = tensorboard_callbacks("logs/lr0.1", monitors=[GradientMonitor(10)],
+    >>> x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    >>> y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], dtype="float32")
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> monitor = kerasreg.callbacks.GradientMonitor(10)
+    >>> model.compile(optimizer=monitor.wrap(keras.optimizers.SGD(0.1)), loss="mse")
+    >>> cbs = tensorboard_callbacks("logs/lr0.1", monitors=[monitor],
     ...                             hparams={"learning_rate": 0.1})
-    >>> model.fit(x, y, callbacks=cbs)
+    >>> history = model.fit(x, y, callbacks=cbs, verbose=0)
     """
     if log_dir is None:
         raise TypeError("`log_dir` must be a path, got None.")

@@ -64,8 +64,11 @@ class WeightNoiseCallback(keras.callbacks.Callback):
     Example:
 
     >>> noise = WeightNoiseCallback(0.02, seed=1)
+    >>> x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    >>> y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], dtype="float32")
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> model.compile(optimizer=noise.wrap("sgd"), loss="mse")
-    >>> model.fit(x, y, epochs=10, callbacks=[noise])
+    >>> history = model.fit(x, y, epochs=10, callbacks=[noise], verbose=0)
 
     Reference:
         Graves, "Practical Variational Inference for Neural Networks", 2011;

@@ -55,12 +55,16 @@ class Trainer:
 
     Example:
 
-    >>> strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    >>> import tensorflow as tf
+    >>> strategy = tf.distribute.MirroredStrategy(["/cpu:0"])  # or MultiWorkerMirroredStrategy()
     >>> with strategy.scope():
-    ...     model = make_model()
+    ...     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     ...     model.compile(optimizer=kerasreg.optimizers.SGD(0.1), loss="mse")
-    >>> history = kerasreg.distribute.Trainer(model, strategy).fit(
-    ...     dataset.batch(64), epochs=3, callbacks=[...])
+    >>> x = np.random.default_rng(0).normal(size=(128, 4)).astype("float32")
+    >>> dataset = tf.data.Dataset.from_tensor_slices((x, x.sum(axis=1, keepdims=True)))
+    >>> history = kerasreg.distribute.Trainer(model, strategy).fit(dataset.batch(64), epochs=3)
+    >>> len(history.history["loss"])
+    3
     """
 
     def __init__(self, model, strategy=None, jit_compile=False):

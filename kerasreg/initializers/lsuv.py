@@ -90,8 +90,12 @@ def lsuv_initialize(model, x, tol=0.1, max_iter=10, orthonormal=True, seed=None)
 
     Example:
 
+    >>> x_train = np.random.default_rng(0).normal(size=(512, 16)).astype("float32")
+    >>> model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(32, activation="relu"),
+    ...                           keras.layers.Dense(32, activation="relu"), keras.layers.Dense(1)])
     >>> report = lsuv_initialize(model, x_train[:256])
-    >>> [r.variance for r in report]
+    >>> [round(float(r.variance), 1) for r in report]
+    [1.0, 1.0, 1.0]
 
     Reference:
         Mishkin and Matas, "All you need is a good init", ICLR 2016,

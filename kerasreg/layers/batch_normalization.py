@@ -89,6 +89,7 @@ class BatchNormalization(keras.layers.Layer):
 
     Example:
 
+    >>> x = keras.Input((32,))
     >>> h = keras.layers.Dense(64)(x)
     >>> h = kerasreg.layers.BatchNormalization(virtual_batch_size=16)(h)
 

@@ -44,6 +44,7 @@ class DropConnect(KernelWrapper):
 
     Example:
 
+    >>> h = keras.Input((32,))
     >>> h = kerasreg.layers.DropConnect(keras.layers.Dense(64), rate=0.3)(h)
 
     Reference:

@@ -81,6 +81,7 @@ class Dropout(keras.layers.Layer):
 
     Example:
 
+    >>> h = keras.Input((32,))
     >>> h = kerasreg.layers.Dropout(0.5, scaling="test")(h)
 
     Reference:

@@ -35,6 +35,8 @@ class StochasticDepth(keras.layers.Layer):
 
     Example:
 
+    >>> x = keras.Input((16,))
+    >>> branch = keras.layers.Dense(16, activation="relu")  # a residual branch
     >>> y = x + kerasreg.layers.StochasticDepth(0.1)(branch(x))
 
     Reference:

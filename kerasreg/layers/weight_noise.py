@@ -41,6 +41,7 @@ class WeightNoise(KernelWrapper):
 
     Example:
 
+    >>> h = keras.Input((32,))
     >>> h = kerasreg.layers.WeightNoise(keras.layers.Dense(64), stddev=0.01)(h)
 
     Reference:

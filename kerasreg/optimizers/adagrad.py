@@ -43,6 +43,7 @@ class AdaGrad(keras.optimizers.Optimizer):
 
     Example:
 
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> model.compile(optimizer=kerasreg.optimizers.AdaGrad(0.05), loss="mse")
 
     Reference:

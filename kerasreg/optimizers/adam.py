@@ -56,6 +56,7 @@ class Adam(keras.optimizers.Optimizer):
 
     Example:
 
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> model.compile(optimizer="kerasreg>Adam", loss="mse")
 
     Reference:

@@ -81,6 +81,7 @@ class GradientClipping(OptimizerWrapper):
 
     Example:
 
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> opt = GradientClipping(kerasreg.optimizers.SGD(0.1), threshold=1.0)
     >>> model.compile(optimizer=opt, loss="mse")
 

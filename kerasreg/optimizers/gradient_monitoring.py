@@ -72,6 +72,7 @@ class GradientMonitoring(OptimizerWrapper):
 
     Example:
 
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> opt = GradientMonitoring(keras.optimizers.SGD(0.1), every_n_steps=10)
     >>> model.compile(optimizer=opt, loss="mse")
 

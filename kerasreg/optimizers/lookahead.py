@@ -38,6 +38,7 @@ class Lookahead(OptimizerWrapper):
 
     Example:
 
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> opt = Lookahead(keras.optimizers.Adam(1e-3), sync_period=6)
     >>> model.compile(optimizer=opt, loss="mse")
 

@@ -46,6 +46,7 @@ class Momentum(keras.optimizers.Optimizer):
 
     Example:
 
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> model.compile(optimizer=kerasreg.optimizers.Momentum(0.1, momentum=0.9),
     ...               loss="mse")
 

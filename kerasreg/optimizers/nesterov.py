@@ -79,9 +79,13 @@ class Nesterov(keras.optimizers.Optimizer):
 
     Example:
 
+    >>> x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    >>> y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], dtype="float32")
+    >>> xv, yv = x[:16], y[:16]
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> model.compile(optimizer=kerasreg.optimizers.Nesterov(0.05), loss="mse")
-    >>> model.fit(x, y, validation_data=(xv, yv),
-    ...           callbacks=[kerasreg.callbacks.SwapNesterovWeights()])
+    >>> history = model.fit(x, y, validation_data=(xv, yv), verbose=0,
+    ...                     callbacks=[kerasreg.callbacks.SwapNesterovWeights()])
 
     Reference:
         Goodfellow, Bengio and Courville, "Deep Learning", 2016, Algorithm 8.3

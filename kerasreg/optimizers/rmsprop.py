@@ -40,6 +40,7 @@ class RMSProp(keras.optimizers.Optimizer):
 
     Example:
 
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> model.compile(optimizer=kerasreg.optimizers.RMSProp(1e-3, rho=0.9), loss="mse")
 
     Reference:

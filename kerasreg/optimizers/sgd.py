@@ -31,6 +31,7 @@ class SGD(keras.optimizers.Optimizer):
 
     Example:
 
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> model.compile(optimizer=kerasreg.optimizers.SGD(0.1), loss="mse")
 
     Reference:

@@ -77,9 +77,12 @@ class WeightNoiseOptimizer(OptimizerWrapper):
 
     Example:
 
+    >>> x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    >>> y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], dtype="float32")
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> opt = WeightNoiseOptimizer(keras.optimizers.SGD(0.1), stddev=0.02, seed=1)
     >>> model.compile(optimizer=opt, loss="mse")
-    >>> model.fit(x, y, callbacks=[kerasreg.callbacks.WeightNoiseCallback(0.02)])
+    >>> history = model.fit(x, y, callbacks=[kerasreg.callbacks.WeightNoiseCallback(0.02)], verbose=0)
 
     Reference:
         Graves, "Practical Variational Inference for Neural Networks", NeurIPS

@@ -86,7 +86,8 @@ def add_penalties(model, kernel=None, activity=None, activity_layers=None, copy=
 
     Example:
 
-    >>> model = add_penalties(pretrained, kernel=L2(1e-3))
+    >>> pretrained = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(1)])
+    >>> model = add_penalties(pretrained, kernel=kerasreg.regularizers.L2(1e-3))
     >>> model.compile(optimizer="sgd", loss="mse")
     """
     if not isinstance(model, keras.Model):

@@ -62,7 +62,12 @@ def options(**overrides):
     Defaults: ``quick=False, seed=0, seeds=None, epochs=None, dataset=None,
     strategy=None, out="runs", verbose=False``.
 
-    >>> kerasreg.study.run(STUDY, kerasreg.study.options(quick=True, seed=3))
+    >>> args = kerasreg.study.options(quick=True, seed=3)
+    >>> args.quick, args.seed, args.seeds, args.out
+    (True, 3, None, 'runs')
+
+    Then ``kerasreg.study.run(STUDY, args)`` runs a recipe's ``STUDY`` as
+    ``kerasreg run NAME --quick --seed 3`` would.
     """
     values = dict(quick=False, seed=0, seeds=None, epochs=None, dataset=None, strategy=None, out="runs",
                   verbose=False)
