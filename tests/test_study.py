@@ -299,3 +299,11 @@ def test_context_epochs_and_per_seed(tmp_path):
     np.testing.assert_array_equal(out["seed"], ctx.seeds)
     with pytest.raises(ValueError, match="same ones"):
         ctx.per_seed(lambda seed: {"a": 1.0} if seed == ctx.seeds[0] else {"b": 1.0})
+
+
+def test_log_history_writes_one_tensorboard_run_per_variant(tmp_path):
+    ctx = _context(tmp_path)
+    ctx.log_history("dropout", None, {"epoch_loss/validation": [0.9, 0.7, 0.8]}, step_scale=5)
+    ctx.log_history("l2", ctx.seeds[0], {"epoch_loss/validation": [0.9, 0.6]})
+    files = sorted(p.relative_to(tmp_path / "tb").parts[:-1] for p in (tmp_path / "tb").rglob("events.out.*"))
+    assert files == [("dropout",), ("l2", f"seed_{ctx.seeds[0]}")]

@@ -109,7 +109,7 @@ class Check:
     def words(self, iv):
         """One sentence on what was measured, for the report."""
         what = (f"the paired difference {self.quantities[0]} − {self.quantities[1]}" if self.paired
-                else self.quantities[0])
+                else f"the measured {self.quantities[0]}")
         side = f"{self._WORDS[self.op]} {self.threshold:g}"
         if not (math.isfinite(iv.low) and math.isfinite(iv.high)):
             return f"{what} is {fmt(iv)}: no interval, so it is not shown to lie {side}."
