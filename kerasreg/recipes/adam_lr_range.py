@@ -9,8 +9,8 @@ seed's draw), labelled by a random teacher, sign(tanh(x w) + 0.3 noise), that
 each seed draws anew, with the initial weights and the data order.  Every
 optimizer (SGD, momentum 0.9, AdaGrad, RMSProp, Adam) trains at every
 learning rate of one log-spaced grid, 1e-4 to 1 (7 rates quick, 13 full),
-for 8 epochs; all seeds x
-optimizers x rates are one ``kerasreg.stacked`` program.  Per seed and
+for 8 epochs; all seeds x optimizers x rates are one ``kerasreg.stacked``
+program.  Per seed and
 optimizer we count the rates at which the training cross-entropy (mean over
 the last epoch's batches) is below 0.45 (chance is 0.69).  The claim is
 about optimization, the training objective itself, and nothing is selected:

@@ -1,4 +1,4 @@
-"""Feature normalization x' = (x - mu) / sigma speeds up learning: the same model reaches the target loss in far fewer epochs.
+"""Feature normalization x' = (x - mu) / sigma speeds up learning: the target loss in a fraction of the epochs.
 
 The lecture: "Good practice to normalize features before applying learning
 algorithm: x' = (x - mu) / sigma", with mu and sigma the vectors of the

@@ -1,4 +1,4 @@
-"""The random seed: accuracy varies from seed to seed, and the seed picked as best on validation does not stay best on test.
+"""The random seed: accuracy varies by seed, and the seed picked best on validation does not stay best on test.
 
 The lecture's last slide, "optimizing the random seed", is a warning: the seed
 changes the initial weights and the order of the mini-batches, so the same
