@@ -22,6 +22,12 @@ def safe_norm(g):
     return m * ops.sqrt(ops.sum(ops.square(g / m)))
 
 
+def _is_indexed_slices(g):
+    # By name: TensorFlow is not imported on the other backends, and torch
+    # tensors also have `.indices` and `.values` (methods of sparse tensors).
+    return type(g).__name__ == "IndexedSlices"
+
+
 @kerasreg_export
 class GradientMonitoring(OptimizerWrapper):
     """Record ``||g_j||`` of every variable's gradient, then let the inner optimizer update.
@@ -111,8 +117,8 @@ class GradientMonitoring(OptimizerWrapper):
         row = []
         for j in range(width):
             g = by_index.get(j)
-            if g is not None and hasattr(g, "indices") and hasattr(g, "values"):
-                g = g.values  # tf.IndexedSlices (embeddings)
+            if _is_indexed_slices(g):
+                g = g.values  # embeddings' sparse gradient: the rows it touches
             row.append(zero if g is None else safe_norm(g))
         row = ops.reshape(ops.stack(row), (1, len(row)))
         step = ops.cast(self.iterations, "int32")
@@ -129,7 +135,7 @@ class GradientMonitoring(OptimizerWrapper):
         self.norm_count.assign(count + ops.cast(logged, "int32"))
         for j, keep in enumerate(self.gradients):
             g = by_index.get(j)
-            if g is not None and not (hasattr(g, "indices") and hasattr(g, "values")):
+            if g is not None and not _is_indexed_slices(g):
                 keep.assign(ops.where(logged, ops.cast(g, keep.dtype), keep.value))
         self.optimizer.apply(grads, variables)
 
