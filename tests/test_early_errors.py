@@ -67,3 +67,24 @@ def test_lecture_hyphenated_names_are_aliases():
     train, _, _, _ = kerasreg.data.load("digits", augment=["crop-and-pan", "flip-lr"], batch_size=8)
     xb, _ = next(iter(train))
     assert tuple(xb.shape) == (8, 8, 8, 1)
+
+
+@pytest.mark.tf_only
+def test_no_keras_shuffle_reminder_for_data_load_datasets():
+    import tensorflow as tf
+
+    def fit(train, shape):
+        model = keras.Sequential([keras.Input(shape), keras.layers.Dense(10)])
+        model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(train, epochs=1, verbose=0)
+
+    x = np.zeros((8, 4), "float32")
+    with warnings.catch_warnings(record=True) as caught:  # control: Keras does warn for a plain dataset
+        warnings.simplefilter("always")
+        fit(tf.data.Dataset.from_tensor_slices((x, np.zeros(8, "int32"))).batch(4), (4,))
+    assert any("shuffle=True" in str(w.message) for w in caught)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train, _, _, info = kerasreg.data.load("digits", flatten=True)
+        fit(train, info.input_shape)
+    assert not [w for w in caught if "shuffle=True" in str(w.message)]

@@ -121,7 +121,7 @@ class BackupAndRestore(keras.callbacks.Callback):
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> model.compile(optimizer="sgd", loss="mse")
     >>> backup = kerasreg.callbacks.BackupAndRestore("ckpt", callbacks=[es])
-    >>> history = model.fit(x, y, validation_data=(xv, yv), epochs=50, shuffle=False,
+    >>> history = model.fit(x, y, validation_data=(xv, yv), epochs=10, shuffle=False,
     ...                     callbacks=[backup, es], verbose=0)
     """
 

@@ -53,7 +53,7 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> model.compile(optimizer="sgd", loss="mse")
     >>> es = EarlyStopping(patience=5)
-    >>> history = model.fit(x, y, validation_split=0.2, epochs=100, verbose=0,
+    >>> history = model.fit(x, y, validation_split=0.2, epochs=20, verbose=0,
     ...                     callbacks=[kerasreg.callbacks.BackupAndRestore("run", callbacks=[es]), es])
     >>> 0 <= es.best_epoch < len(history.epoch), es.best == min(history.history["val_loss"])
     (True, True)

@@ -22,12 +22,18 @@ __all__ = ["load", "load_arrays", "from_arrays"]
 # (seeded, anew each epoch), so for them the reminder is noise.  Keras has no per-dataset way to
 # say "already shuffled", hence this filter on that one message (no patching of Keras).  It also
 # quiets the reminder for tf.data datasets of your own once kerasreg.data is imported: shuffle
-# those with `.shuffle(buffer_size)`, as ``load`` does.
-warnings.filterwarnings(
-    "ignore",
-    message=r"`shuffle=True` was passed, but will be ignored since the data `x` was provided as a tf\.data\.Dataset",
-    category=UserWarning,
-)
+# those with `.shuffle(buffer_size)`, as ``load`` does.  Installed at import and again by every
+# ``load`` / ``from_arrays`` call, so that it also holds where the import happened inside a
+# `warnings.catch_warnings()` block that has since restored the filters (pytest's collection does).
+def _silence_keras_shuffle_reminder():
+    warnings.filterwarnings(
+        "ignore",
+        message=r"`shuffle=True` was passed, but will be ignored since the data `x` was provided as a tf\.data\.Dataset",
+        category=UserWarning,
+    )
+
+
+_silence_keras_shuffle_reminder()
 
 
 def load(name="digits", *, batch_size=32, eval_batch_size=None, validation_split=0.2, test_split=None, seed=0,
@@ -96,6 +102,7 @@ def load(name="digits", *, batch_size=32, eval_batch_size=None, validation_split
     """
     if not isinstance(name, (str, os.PathLike)):
         raise TypeError(f"`name` must be a dataset name or a folder path, got {name!r}.")
+    _silence_keras_shuffle_reminder()
     validation_split, test_split = check_fractions(validation_split, test_split)
     seed = check_int("seed", seed, low=0)
     options = dict(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, normalize=normalize, flatten=flatten,
@@ -182,6 +189,7 @@ def from_arrays(x, y, *, task=None, class_names=None, name="arrays", value_range
     Returns:
         ``(train, validation, test, info)`` as ``load``.
     """
+    _silence_keras_shuffle_reminder()
     x, y, task, class_names = _check_arrays(x, y, task, class_names)
     if value_range is None and x.ndim == 4:
         value_range = (0.0, 1.0)
