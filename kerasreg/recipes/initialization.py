@@ -9,18 +9,21 @@ a sparse variant gives each unit k nonzero weights.
 
 Design.  A deep ReLU MLP (10 hidden layers of 100 units) on standardized
 digits (statistics of the training split).  Per seed: its own split of the
-digits, its own draw of every kernel (biases zero), its own data order.  For
+digits, its own draws of every kernel (biases zero), its own data order.  For
 each scheme -- N(0, s^2) with s = 0.01 and 0.5, ``kerasreg.initializers``
 ``Xavier``, ``He``, ``NormalizedUniform``, ``SparseInit`` (k = 15 nonzero
 weights of variance 2/k, the sparse analogue of He) and the data-dependent
 ``lsuv_initialize`` -- we measure on 512 training examples:
 
-* the variance of every hidden layer's output, and last/first (log10);
+* the variance of every hidden layer's output, and last/first (log10),
+  a geometric mean over 4 draws of the weights per seed (one draw of 10
+  layers varies by a factor of 2 or more);
 * the norm of each layer's gradient at the initial weights.  Keras has no
-  backend-neutral gradient call, so a float64 copy of the network takes one
-  plain SGD step with learning rate 1: the step w - w' is the gradient,
-  exactly, on every backend (float64, because a vanished gradient of 1e-12
-  would not change a float32 weight of 1e-2).
+  backend-neutral gradient call, so a copy of the network takes one plain
+  SGD step with learning rate 1e6: the step (w - w') / 1e6 is the gradient
+  on every backend.  The huge rate makes a vanished gradient of 1e-12 move a
+  float32 weight of 1e-2 by 1e-6, which float32 resolves to 0.1% (with rate
+  1 the step would be lost below the weight's last digit).
 
 Then a short training run, He against N(0, 0.01^2): momentum SGD (0.9), the
 learning rate of each scheme selected per seed on validation accuracy from a
@@ -48,6 +51,7 @@ DEPTH, WIDTH = 10, 100
 SMALL, LARGE = 0.01, 0.5
 LSUV_TOL = 0.1
 PROBE = 512
+DRAWS = 4  # weight draws per seed for the variances (geometric mean): one draw of 10 layers is noisy
 SCHEMES = ("small", "large", "Xavier", "He", "NormalizedUniform", "SparseInit", "LSUV")
 LABELS = {"small": f"N(0, {SMALL}^2)", "large": f"N(0, {LARGE}^2)"}
 
@@ -64,13 +68,13 @@ def initializer(scheme, seed):
     }[scheme]()
 
 
-def build_mlp(input_dim, num_classes, dtype=None):
+def build_mlp(input_dim, num_classes):
     """10 ReLU layers of 100 units and a linear output; `initialize` draws its weights."""
-    inputs = keras.Input((input_dim,), dtype=dtype)
+    inputs = keras.Input((input_dim,))
     h = inputs
     for i in range(DEPTH):
-        h = keras.layers.Dense(WIDTH, activation="relu", name=f"hidden_{i + 1}", dtype=dtype)(h)
-    outputs = keras.layers.Dense(num_classes, name="output", dtype=dtype)(h)
+        h = keras.layers.Dense(WIDTH, activation="relu", name=f"hidden_{i + 1}")(h)
+    outputs = keras.layers.Dense(num_classes, name="output")(h)
     return keras.Model(inputs, outputs)
 
 
@@ -91,13 +95,17 @@ def initialize(model, scheme, seed, x_batch):
         kerasreg.initializers.lsuv_initialize(model, x_batch, tol=LSUV_TOL, seed=seed)
 
 
+GRAD_LR = 1e6  # see the module docstring
+
+
 def gradient_norms(grad_net, weights, x, y):
-    """Each hidden layer's gradient norm at `weights`: one SGD step of rate 1 in float64 moves w by -g."""
-    grad_net.set_weights([np.asarray(w, "float64") for w in weights])
-    before = [np.asarray(grad_net.get_layer(f"hidden_{i + 1}").kernel) for i in range(DEPTH)]
+    """Each hidden layer's gradient norm at `weights`: one SGD step of rate GRAD_LR moves w by -GRAD_LR * g."""
+    grad_net.set_weights(weights)
+    kernels = [grad_net.get_layer(f"hidden_{i + 1}").kernel for i in range(DEPTH)]
+    before = [keras.ops.convert_to_numpy(k).astype("float64") for k in kernels]
     grad_net.train_on_batch(x, y)
-    return np.array([np.linalg.norm(b - np.asarray(grad_net.get_layer(f"hidden_{i + 1}").kernel))
-                     for i, b in enumerate(before)])
+    return np.array([np.linalg.norm(b - keras.ops.convert_to_numpy(k).astype("float64")) / GRAD_LR
+                     for b, k in zip(before, kernels)])
 
 
 def standardized(data):
@@ -133,8 +141,8 @@ def measure(ctx):
             net = build_mlp(x_tr.shape[1], data.num_classes)
             nets["probe"] = (net, keras.Model(net.input, [net.get_layer(f"hidden_{i + 1}").output
                                                          for i in range(DEPTH)]))
-            grad_net = build_mlp(x_tr.shape[1], data.num_classes, dtype="float64")
-            grad_net.compile(optimizer=kerasreg.optimizers.SGD(1.0),
+            grad_net = build_mlp(x_tr.shape[1], data.num_classes)
+            grad_net.compile(optimizer=kerasreg.optimizers.SGD(GRAD_LR),
                              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
             nets["grad"] = grad_net
             model = build_mlp(x_tr.shape[1], data.num_classes)
@@ -145,17 +153,21 @@ def measure(ctx):
         net, probe = nets["probe"]
         out, initial = {}, {}
         for scheme in SCHEMES:
-            initialize(net, scheme, seed, x_batch)
+            draws = []
+            for d in reversed(range(DRAWS)):  # draw 0 last: the weights the gradient and training start from
+                initialize(net, scheme, (seed + 1000003 * d) % 2**31, x_batch)
+                draws.append([float(np.var(keras.ops.convert_to_numpy(a))) for a in probe(x_batch, training=False)])
             initial[scheme] = net.get_weights()
-            var = np.array([float(np.var(keras.ops.convert_to_numpy(a))) for a in probe(x_batch, training=False)])
+            # Geometric mean over the draws: the variances multiply layer by layer.
+            var = np.exp(np.mean(np.log(np.maximum(np.array(draws), 1e-300)), axis=0))
             grads = gradient_norms(nets["grad"], initial[scheme], x_batch, y_batch)
             variances_all[scheme].append(var)
             gradients_all[scheme].append(grads)
             out[f"log10_last_over_first/{scheme}"] = math.log10(max(var[-1], 1e-300) / var[0])
             out[f"log10_grad_layer1/{scheme}"] = math.log10(max(grads[0], 1e-300))
-            if scheme == "LSUV":  # measured again here, not read from LSUV's own report
-                out["lsuv/max_abs_variance_minus_1"] = float(np.max(np.abs(var - 1.0)))
-                out["lsuv/fraction_of_layers_within_tol"] = float(np.mean(np.abs(var - 1.0) < LSUV_TOL))
+            if scheme == "LSUV":  # measured again here (every draw), not read from LSUV's own report
+                out["lsuv/max_abs_variance_minus_1"] = float(np.max(np.abs(np.array(draws) - 1.0)))
+                out["lsuv/fraction_of_layers_within_tol"] = float(np.mean(np.abs(np.array(draws) - 1.0) < LSUV_TOL))
         for scheme in ("small", "large"):
             out[f"log10_grad_layer1_over_He/{scheme}"] = (out[f"log10_grad_layer1/{scheme}"]
                                                           - out["log10_grad_layer1/He"])

@@ -30,9 +30,9 @@ from kerasreg import experiment, regularizers, study
 
 SUPPORTS = ("epochs",)
 
-CLAIM = ("L1 makes many times more weights near zero than L2 at a small cost in accuracy; activity penalties make the hidden representation "
-         "sparse (ActivityL1: less than half the mean activation, more exact zeros; KL sparsity: mean activation "
-         "near its target) while the network still classifies.")
+CLAIM = ("L1 makes many times more weights near zero than L2 at a small cost in accuracy; activity penalties make "
+         "the hidden representation sparse (ActivityL1: less than half the mean activation, more exact zeros; KL "
+         "sparsity: mean activation near its target) while the network still classifies.")
 
 WEIGHT_TOL = 1e-3
 BATCH = 64
