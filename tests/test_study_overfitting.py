@@ -1,0 +1,119 @@
+"""The flagship recipe's pieces: paired initial weights, the shift augmentation, label noise, selection on validation."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from kerasreg import study
+from kerasreg.recipes import overfitting
+
+pytestmark = pytest.mark.jax_pass
+
+
+def _kernels(model):
+    return [keras.ops.convert_to_numpy(v) for v in model.weights if "kernel" in v.path and "stddev" not in v.path]
+
+
+def _copy(variant, seed):
+    grid = overfitting.GRIDS.get(variant)
+    return {"seed": seed, "variant": variant, **({"strength": grid[0]} if grid else {})}
+
+
+def test_every_variant_starts_from_the_baselines_weights():
+    """Paired: for one seed every variant's network starts from the same initial weights; another seed differs."""
+
+    def initial(variant, seed):
+        keras.utils.set_random_seed(seed)  # as kerasreg.stacked.fit does before each copy
+        return _kernels(overfitting.build_mlp(_copy(variant, seed)))
+
+    base = initial("baseline", 17)
+    assert len(base) == overfitting.HIDDEN + 1
+    for variant in overfitting.GRIDS:
+        for a, b in zip(initial(variant, 17), base):
+            np.testing.assert_array_equal(a, b, err_msg=variant)
+    assert not np.array_equal(initial("baseline", 18)[0], base[0])
+
+
+def _shift_reference(image, dy, dx):
+    """Bilinear shift with zero fill, from the formula: out[i, j] = sum_kl relu(1-|i-dy-k|) relu(1-|j-dx-l|) in[k, l]."""
+    h, w = image.shape
+    out = np.zeros_like(image)
+    for i in range(h):
+        for j in range(w):
+            for k in range(h):
+                for m in range(w):
+                    out[i, j] += max(0, 1 - abs(i - dy - k)) * max(0, 1 - abs(j - dx - m)) * image[k, m]
+    return out
+
+
+def test_random_shift_matches_the_bilinear_formula_and_is_identity_at_inference():
+    layer = overfitting.RandomShift(1.0, (8, 8), seed=3)
+    image = np.random.default_rng(0).random((8, 8)).astype("float32")
+    for dy, dx in ((1.0, 0.0), (-0.3, 0.7), (0.6, -1.0)):
+        rows = keras.ops.convert_to_numpy(layer._matrices(keras.ops.convert_to_tensor([dy], "float32"), 8))[0]
+        cols = keras.ops.convert_to_numpy(layer._matrices(keras.ops.convert_to_tensor([dx], "float32"), 8))[0]
+        np.testing.assert_allclose(rows @ image @ cols.T, _shift_reference(image, dy, dx), atol=1e-6)
+    # A whole-pixel shift moves the image and fills with zeros.
+    one = keras.ops.convert_to_numpy(layer._matrices(keras.ops.convert_to_tensor([1.0]), 8))[0]
+    np.testing.assert_allclose((one @ image)[1:], image[:-1], atol=1e-6)
+    np.testing.assert_allclose((one @ image)[0], 0.0, atol=1e-6)
+    x = image.reshape(1, 64).repeat(4, 0)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)
+    shifted = keras.ops.convert_to_numpy(layer(x, training=True))
+    assert shifted.shape == x.shape and not np.allclose(shifted, x)
+    assert not np.allclose(shifted[0], shifted[1])  # a draw per example
+
+
+def test_noisy_labels_flip_at_the_rate_to_another_class():
+    y = np.tile(np.arange(10, dtype="int32"), 200)
+    noisy = overfitting.noisy_labels(y, 0.1, seed=5)
+    assert noisy.shape == (overfitting.PASSES * len(y),)
+    clean = np.tile(y, overfitting.PASSES)
+    flipped = noisy != clean
+    assert abs(flipped.mean() - 0.1) < 0.01  # 10,000 draws: sd 0.003
+    assert set(np.unique(noisy)) == set(range(10))
+    # The repeats are flipped independently.
+    first, second = np.split(flipped, overfitting.PASSES)[:2]
+    assert 0 < np.sum(first & second) < np.sum(first)
+    np.testing.assert_array_equal(overfitting.noisy_labels(y, 0.0, seed=5), clean)
+
+
+class _FakeResult:
+    def __init__(self, history):
+        self.history = history
+
+
+def _fake_fit(model_fn, optimizer_fn, copies, x, y, *, epochs, validation_data, eval_sets, **kwargs):
+    """Stands in for kerasreg.stacked.fit: validation numbers from the copies, test numbers from the test data."""
+    k = len(copies)
+    keys = [hash((c["seed"], c["variant"], str(c.get("strength")))) % 2**32 for c in copies]
+    history = {}
+    for split, data in (("", None), ("val_", validation_data), ("test_", eval_sets["test"]),
+                        ("train_", eval_sets["train"])):
+        salt = 0 if data is None else int(np.abs(data[0]).sum() * 1000) % 2**31
+        rng = np.random.default_rng([salt, *keys])
+        history[split + "loss"] = rng.random((k, epochs)).astype("float32")
+        history[split + "accuracy"] = rng.random((k, epochs)).astype("float32")
+    return _FakeResult(history)
+
+
+def test_the_flagship_selects_on_validation_only(tmp_path, monkeypatch):
+    """Poisoned test split: the recipe's choices (strengths, stopping pass) do not move; its test numbers do."""
+    monkeypatch.setattr(overfitting.stacked, "fit", _fake_fit)
+    monkeypatch.setattr(overfitting, "_curves", lambda *a: None)
+
+    def run(poison):
+        out = tmp_path / str(poison)
+        study.run(overfitting.STUDY, study.options(quick=True, seed=3, epochs=20, out=str(out)), poison_test=poison,
+                  print_summary=False)
+        return json.loads((out / "overfitting" / "metrics.json").read_text())
+
+    clean, poisoned = run(False), run(True)
+    assert set(clean["selected"]) == set(overfitting.VARIANTS[1:])
+    for variant, record in clean["selected"].items():
+        assert poisoned["selected"][variant]["chosen"] == record["chosen"], variant
+    assert clean["per_seed"]["test_loss/l2"] != poisoned["per_seed"]["test_loss/l2"]
+    # The choices are not trivially constant: the fake validation numbers make them vary over seeds.
+    assert len({json.dumps(c) for c in clean["selected"]["l2"]["chosen"]}) > 1
