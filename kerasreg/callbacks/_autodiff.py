@@ -11,7 +11,8 @@ included) on a fixed batch at the model's current weights:
 * TensorFlow: forward-over-reverse, a ``tf.autodiff.ForwardAccumulator``
   around a ``tf.GradientTape``, inside one ``tf.function``;
 * JAX: forward-over-reverse, ``jax.jvp`` of ``jax.grad``, with the model run
-  statelessly (``keras.StatelessScope``) inside one ``jax.jit``.
+  statelessly (``keras.StatelessScope``) inside one ``jax.jit``;
+* torch: reverse-over-reverse, ``torch.autograd.grad`` twice (eager).
 
 Everything else (power iteration, Lanczos) is written once in ``keras.ops`` as
 a *program* ``program(hvp, v0)`` that this module compiles together with the
@@ -99,6 +100,29 @@ def _jax_program(model, x, y, sample_weight, program):
     return call
 
 
+def _torch_program(model, x, y, sample_weight, program):
+    import torch
+
+    variables = list(model.trainable_variables)
+
+    def hvp(vector):
+        params = [v.value for v in variables]  # the torch Parameters behind them
+        pieces = _unflatten(vector, variables)
+        with torch.enable_grad():
+            loss = _loss(model, x, y, sample_weight)
+            grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
+            dot = sum(torch.sum(g * p.to(g.dtype)) for g, p in zip(grads, pieces)
+                      if g is not None)
+            hv = torch.autograd.grad(dot, params, allow_unused=True)
+        return _flatten([torch.zeros_like(p) if h is None else h.detach()
+                         for h, p in zip(hv, params)])
+
+    def call(v0):
+        return program(hvp, ops.convert_to_tensor(v0))
+
+    return call
+
+
 def compile_hvp_program(model, x, y, program, sample_weight=None):
     """Compile ``v0 -> program(hvp, v0)`` for the current backend.
 
@@ -117,7 +141,9 @@ def compile_hvp_program(model, x, y, program, sample_weight=None):
         return _tensorflow_program(model, x, y, sample_weight, program)
     if backend == "jax":
         return _jax_program(model, x, y, sample_weight, program)
+    if backend == "torch":
+        return _torch_program(model, x, y, sample_weight, program)
     raise NotImplementedError(
-        f"Hessian-vector products are implemented for the TensorFlow and JAX "
+        f"Hessian-vector products are implemented for the TensorFlow, JAX and torch "
         f"backends, not {backend!r}."
     )

@@ -79,7 +79,7 @@ def power_program(iterations):
 
         zero = ops.zeros((), v0.dtype)
         _, mu = ops.fori_loop(0, iterations, plain, (_normalize(v0), zero))
-        _, nu, _ = ops.fori_loop(0, iterations, shifted, (_normalize(v0[::-1]), zero, mu))
+        _, nu, _ = ops.fori_loop(0, iterations, shifted, (_normalize(ops.flip(v0, axis=0)), zero, mu))
         return ops.stack([mu, nu + mu]), ops.zeros((0,), v0.dtype)
 
     return program
@@ -148,8 +148,8 @@ class CurvatureMonitor(keras.callbacks.Callback):
     ``self.history`` keeps one dict per check.
 
     Departures: none from the lecture, which names the quantities but not an
-    estimator.  Hessian-vector products use ``_autodiff`` (TensorFlow and JAX
-    backends).
+    estimator.  Hessian-vector products use ``_autodiff`` (TensorFlow, JAX and
+    torch backends).
 
     Args:
         x, y: the fixed batch (arrays, or lists/dicts of arrays for several
