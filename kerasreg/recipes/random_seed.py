@@ -31,7 +31,7 @@ import numpy as np
 import kerasreg
 from kerasreg import stacked, study
 
-SUPPORTS = ("epochs", "dataset")
+SUPPORTS = ("epochs",)
 
 CLAIM = ("Test accuracy varies from training seed to training seed; the seed selected as best on validation keeps "
          "less than half of its validation lead on test (selection on noise).")
@@ -52,7 +52,7 @@ def build(copy, input_shape, num_classes):
 
 def measure(ctx):
     epochs = ctx.epochs(15, 15)
-    data = ctx.split(ctx.args.dataset or "digits", seed=None, flatten=True, **SIZES)
+    data = ctx.split("digits", seed=None, flatten=True, **SIZES)
     ctx.setting("split", f"{data.sizes} (the base seed's, shared by every group)")
     ctx.setting("model", f"MLP 64-64, Adam 2e-3, {epochs} epochs, batch 32; {GROUP} training seeds per group")
     # Training seeds: GROUP per study seed, derived from it.
