@@ -14,8 +14,8 @@ training set within a few passes (training accuracy 1.0).  Trained on past
 that point, cross-entropy keeps pushing the logits apart: Adam, at a high
 rate (1e-2, cosine-decayed to 0 so the final weights are settled rather than
 caught mid-oscillation), grows the weights steadily, and the few test digits
-it gets wrong it gets wrong with near certainty.  Test cross-entropy is then
-several times the early-stopped network's, although test accuracy barely
+it gets wrong it gets wrong with near certainty.  Test cross-entropy then ends well
+above its lowest point during training, although test accuracy barely
 moves.  That overconfidence is what the lecture's regularizers act on:
 penalties and the norm constraint bound the weights, dropout and noise make
 certainty expensive, label noise makes it wrong, augmentation makes the
@@ -50,6 +50,18 @@ The design, per base seed ``--seed``:
 * Augmentation: random shifts of the 8x8 image by up to ``s`` pixels in each
   direction (bilinear, zero fill; "crop-and-pan"), drawn afresh per example
   and step.
+
+Where the effect is weak.  The per-unit norm constraint (each unit's incoming
+weights in an L2 ball, as Keras' ``MaxNorm``) bounds each unit but not the
+network's logits: five stacked layers can still scale them up, so validation
+picks the loosest bound of the grid and the test cross-entropy falls by less
+than the seed-to-seed spread (at base seed 0, quick: -0.13 ± 0.16, not
+significant; the check stays and the report says so).  Early stopping gains
+little because the cosine schedule's early, high-rate passes are noisy.  A
+whole-tensor ball (``L2Ball(K)``, the lecture's ``Omega(W) <= K``) did worse
+in development (K = 4, 6, 8: no gain or a loss).  The baseline's final test
+cross-entropy varies much between seeds (a few confidently wrong digits
+dominate it), which sets the width of every interval here.
 """
 
 import keras
