@@ -20,11 +20,19 @@ def data(seed=0):
 
 
 def model_fn(copy):
-    constraint = kerasreg.constraints.L2Ball(0.7, axis=0) if copy.get("ball") else None
+    constraint = kerasreg.constraints.L2Ball(copy["ball"], axis=0) if copy.get("ball") else None
     layers = [keras.Input((FEATURES,))]
     if copy.get("rate"):
         layers.append(kerasreg.layers.Dropout(copy["rate"], seed=copy["seed"] + 1))
-    layers += [keras.layers.Dense(16, activation="relu", kernel_constraint=constraint)]
+    # No bias before batch normalization: its gradient is zero up to rounding, which Adam
+    # would scale up to full steps (the bias would then be rounding noise, different per run).
+    hidden = keras.layers.Dense(16, kernel_constraint=constraint, use_bias=not copy.get("bn"))
+    if copy.get("noise"):
+        hidden = kerasreg.layers.WeightNoise(hidden, stddev=copy["noise"], seed=copy["seed"] + 3)
+    layers.append(hidden)
+    if copy.get("bn"):
+        layers.append(kerasreg.layers.BatchNormalization(momentum=0.7))
+    layers.append(keras.layers.Activation("relu"))
     if copy.get("rate"):
         layers.append(kerasreg.layers.Dropout(copy["rate"], seed=copy["seed"] + 2))
     layers += [keras.layers.Dense(CLASSES, kernel_constraint=constraint)]
@@ -89,10 +97,11 @@ def test_epoch_order_in_graph_equals_numpy_definition():
 # all trained in one stacked fit (several groups in one program).
 COPIES = [
     {"seed": 11, "opt": "sgd", "lr": 0.3, "l2": 0.03, "rate": 0.3},
-    {"seed": 12, "opt": "sgd", "lr": 0.1, "l2": 0.03, "rate": 0.3},  # same group, other seed and lr
-    {"seed": 13, "opt": "sgd", "lr": 0.3, "l2": 0.07, "rate": 0.6},  # other strengths
-    {"seed": 14, "opt": "adam", "lr": 0.01, "l1": 0.002, "ball": True},
-    {"seed": 15, "opt": "adam", "lr": 0.03, "l1": 0.002, "ball": True},
+    {"seed": 12, "opt": "sgd", "lr": 0.1, "l2": 0.03, "rate": 0.3},  # same group: other seed and lr
+    {"seed": 13, "opt": "sgd", "lr": 0.3, "l2": 0.07, "rate": 0.3},  # same group: other penalty strength
+    {"seed": 17, "opt": "sgd", "lr": 0.3, "l2": 0.03, "rate": 0.6},  # other dropout rate: its own group
+    {"seed": 14, "opt": "adam", "lr": 0.01, "l1": 0.002, "ball": 0.7},
+    {"seed": 15, "opt": "adam", "lr": 0.03, "l1": 0.005, "ball": 0.5},  # same group: lr, l1 and radius
     {"seed": 16, "opt": "momentum", "lr": 0.05, "noisy_labels": True},
 ]
 
@@ -104,30 +113,45 @@ def test_each_copy_equals_training_it_alone():
     flipped = y.copy()
     flipped[::4] = (flipped[::4] + 1) % CLASSES  # label noise for one copy
     labels = [flipped if c.get("noisy_labels") else y for c in COPIES]
+    # Two compiled calls (2 epochs, then 1): the epoch count carries over between calls.
     result = stacked.fit(model_fn, optimizer_fn, COPIES, x, labels, loss=LOSS, metrics=["accuracy"],
-                         epochs=EPOCHS, batch_size=BATCH, validation_data=(x_val, y_val))
+                         epochs=EPOCHS, batch_size=BATCH, validation_data=(x_val, y_val),
+                         eval_sets={"test": (x_val[:9], y_val[:9])}, epochs_per_call=2)
+    assert len(result.call_seconds) == 2
+    assert set(result.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"}
+    assert result.history["val_loss"].shape == (len(COPIES), EPOCHS)
     assert sorted(sum(result.groups, [])) == list(range(len(COPIES)))
-    assert result.groups == [[0, 1], [2], [3, 4], [5]]  # seed and learning rate do not split a group
+    assert result.groups == [[0, 1, 2], [3], [4, 5], [6]]  # seed, lr, penalty and radius do not split a group
     for i, copy in enumerate(COPIES):
         history, model = train_alone(copy, x, labels[i], x_val, y_val)
         for name, values in history.items():
             np.testing.assert_allclose(result.history[name][i], values, rtol=2e-5, atol=2e-6, err_msg=f"{name} {copy}")
+        logits = keras.ops.convert_to_numpy(model(x_val[:9], training=False))
+        np.testing.assert_allclose(result.history["test_loss"][i, -1], float(LOSS(y_val[:9], logits)), rtol=2e-5)
         trained = result.get_model(i)
         for a, b in zip(trained.get_weights(), model.get_weights()):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=str(copy))
 
 
 @pytest.mark.jax_pass
-def test_epochs_per_call_does_not_change_the_history():
-    x, y, x_val, y_val = data(1)
-    copies = [{"seed": 3, "opt": "adam", "lr": 0.01, "rate": 0.3}, {"seed": 4, "opt": "adam", "lr": 0.02, "rate": 0.3}]
-    kwargs = dict(loss=LOSS, epochs=3, batch_size=16, validation_data=(x_val, y_val), eval_sets={"test": (x, y)})
-    one = stacked.fit(model_fn, optimizer_fn, copies, x, y, **kwargs)
-    chunked = stacked.fit(model_fn, optimizer_fn, copies, x, y, epochs_per_call=2, **kwargs)
-    assert one.history["val_loss"].shape == (2, 3)
-    assert set(one.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"}
-    for name in one.history:
-        np.testing.assert_allclose(one.history[name], chunked.history[name], rtol=1e-6, atol=1e-7, err_msg=name)
+@pytest.mark.slow
+def test_batch_norm_statistics_and_weight_noise_are_per_copy():
+    x, y, x_val, y_val = data(2)
+    copies = [
+        {"seed": 21, "opt": "adam", "lr": 0.01, "bn": True},
+        {"seed": 22, "opt": "adam", "lr": 0.02, "bn": True},
+        {"seed": 23, "opt": "sgd", "lr": 0.1, "noise": 0.3},
+        {"seed": 24, "opt": "sgd", "lr": 0.1, "noise": 0.1},  # the noise level is a variable: one group
+    ]
+    result = stacked.fit(model_fn, optimizer_fn, copies, x, y, loss=LOSS, epochs=EPOCHS, batch_size=BATCH,
+                         validation_data=(x_val, y_val))
+    assert result.groups == [[0, 1], [2, 3]]
+    for i, copy in enumerate(copies):
+        history, model = train_alone(copy, x, y, x_val, y_val)
+        for name, values in history.items():
+            np.testing.assert_allclose(result.history[name][i], values, rtol=2e-5, atol=2e-6, err_msg=f"{name} {copy}")
+        for a, b in zip(result.get_model(i).get_weights(), model.get_weights()):  # moving statistics included
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=str(copy))
 
 
 @pytest.mark.jax_pass

@@ -48,21 +48,30 @@ How per-copy hyperparameters reach the model (the design)
 ---------------------------------------------------------
 Copies are grouped by configuration: two copies are in one group when their
 models' ``get_config()`` and their optimizers' ``get_config()`` are equal
-except for names, seeds and a numeric learning rate.  Each group is one
-vectorized sub-program (``jax.vmap`` / ``tf.vectorized_map`` over stacked
-variable values, through ``model.stateless_call`` and the optimizer's
-``stateless_apply``), and all groups are traced into the same compiled
-function.  So:
+except for names, seeds, a numeric learning rate and the per-copy scalars
+below.  Each group is one vectorized sub-program (``jax.vmap`` /
+``tf.vectorized_map`` over stacked variable values, through
+``model.stateless_call`` and the optimizer's ``stateless_apply``), and all
+groups are traced into the same compiled function.  So:
 
 - what lives in *variables* varies per copy inside a group: initial weights,
   seed-generator states (hence masks), batch-normalization statistics,
-  optimizer slots, and the learning rate (the optimizer's ``learning_rate``
-  variable, set from each copy's own optimizer);
-- Python-level hyperparameters (a penalty's ``alpha``, a dropout ``rate``, a
-  noise ``stddev``, a constraint's ``max_norm``) split groups: every
-  component keeps its ordinary code, and exactness holds by construction.
-  The price is one sub-program per distinct configuration (compile time
-  grows with the number of distinct configurations, not with K).
+  optimizer slots, the learning rate (the optimizer's ``learning_rate``
+  variable, set from each copy's own optimizer) and ``WeightNoise``'s
+  ``stddev`` (a non-trainable variable);
+- the strengths of kerasreg's ``L1`` / ``L2`` penalties (``alpha``) and the
+  radii of its ``L2Ball`` / ``L1Ball`` constraints (``max_norm``,
+  ``radius``), attached to the model's variables (``add_penalties``,
+  ``kernel_constraint``), also vary per copy inside a group: these
+  components read the value only through ``keras.ops``, so while the group's
+  program is traced each copy's value stands in for the Python float as a
+  scalar tensor (the component's code is unchanged; its arithmetic is the
+  same, so the result equals the copy's own);
+- every other Python-level hyperparameter (a dropout ``rate``, an activity
+  penalty, an architecture choice) splits groups: one sub-program per
+  distinct configuration, exact by construction.  Compile time grows with
+  the number of groups, not with K.  (kerasreg's ``Dropout`` branches on
+  ``rate`` in Python, so its rate cannot be a tensor today.)
 
 Labels may differ per copy (label noise): give ``y`` as a list of K arrays.
 

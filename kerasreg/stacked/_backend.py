@@ -65,8 +65,7 @@ def compile_function(fn):
     def call(state, epoch0, n_epochs):
         # One traced function per chunk length (n_epochs is a Python int).
         if n_epochs not in compiled:
-            compiled[n_epochs] = tf.function(lambda s, e: fn(s, e, n_epochs), jit_compile=True,
-                                             reduce_retracing=True)
-        return compiled[n_epochs](state, epoch0)
+            compiled[n_epochs] = tf.function(lambda s, e: fn(s, e, n_epochs), jit_compile=True)
+        return compiled[n_epochs](state, tf.constant(epoch0, tf.int32))
 
     return call

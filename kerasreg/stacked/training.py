@@ -1,6 +1,7 @@
 """``kerasreg.stacked.fit``: K copies of one Keras model trained in one compiled program."""
 
 import json
+import time
 import math
 
 import keras
@@ -131,9 +132,30 @@ def _metric_functions(metrics):
 # Grouping copies
 
 
+# Scalar hyperparameters that may differ between the copies of one group, by registered class:
+# attributes that the component reads only through keras.ops, so that during tracing a
+# per-copy scalar tensor can stand in for the Python float (see _substituted); and
+# attributes that are already non-trainable variables (they vary per copy like weights).
+_SUBSTITUTED = {
+    "kerasreg>L1": ("alpha",),
+    "kerasreg>L2": ("alpha",),
+    "kerasreg>L2Ball": ("max_norm",),
+    "kerasreg>L1Ball": ("radius",),
+}
+_IN_VARIABLES = {"kerasreg>WeightNoise": ("stddev",)}
+
+
+def _registered_name(obj):
+    return keras.saving.get_registered_name(type(obj))
+
+
 def _strip(config):
-    """A config without the entries that legitimately differ between copies (names, seeds)."""
+    """A config without the entries that may differ between copies of one group."""
     if isinstance(config, dict):
+        per_copy = _SUBSTITUTED.get(config.get("registered_name"), ()) + _IN_VARIABLES.get(
+            config.get("registered_name"), ())
+        if per_copy and isinstance(config.get("config"), dict):
+            config = {**config, "config": {k: v for k, v in config["config"].items() if k not in per_copy}}
         return {k: _strip(v) for k, v in config.items() if k not in ("name", "seed")}
     if isinstance(config, (list, tuple)):
         return [_strip(v) for v in config]
@@ -153,6 +175,34 @@ def _group_key(model, optimizer):
         opt_config.pop("learning_rate")  # a per-copy value of the learning-rate variable
     key = [type(model).__name__, _strip(model_config), type(optimizer).__name__, _strip(opt_config)]
     return json.dumps(key, sort_keys=True, default=repr)
+
+
+def _sites(model):
+    """``(component, attribute)`` of each substitutable scalar on ``model``'s trainable variables."""
+    sites, seen = [], set()
+    for variable in model.trainable_variables:
+        for component in (variable.regularizer, variable.constraint):
+            if component is None or id(component) in seen:
+                continue
+            seen.add(id(component))
+            sites += [(component, attr) for attr in _SUBSTITUTED.get(_registered_name(component), ())]
+    return sites
+
+
+class _substituted:
+    """Within this block each site's attribute is the matching entry of ``values`` (a traced scalar)."""
+
+    def __init__(self, sites, values):
+        self.sites, self.values = sites, values
+
+    def __enter__(self):
+        self.saved = [getattr(obj, attr) for obj, attr in self.sites]
+        for j, (obj, attr) in enumerate(self.sites):
+            setattr(obj, attr, self.values[j])
+
+    def __exit__(self, *exc):
+        for (obj, attr), value in zip(self.sites, self.saved):
+            setattr(obj, attr, value)
 
 
 def _numpy(variables):
@@ -184,6 +234,12 @@ class _Group:
             if lr_index is not None:
                 values[lr_index] = np.asarray(float(opt.learning_rate), dtype=ov0[lr_index].dtype)
             ov.append(values)
+        self.sites = _sites(self.model)
+        hp = [[float(getattr(obj, attr)) for obj, attr in _sites(m)] for m in models]
+        if any(len(h) != len(self.sites) for h in hp):
+            raise ValueError(f"`model_fn`: copies {members} have equal configurations but different penalties "
+                             "or constraints on their variables.")
+        self.hyperparameters = np.asarray(hp, np.float32).reshape(len(models), len(self.sites))
         stack = lambda per_copy: [np.stack(vals) for vals in zip(*per_copy)] if per_copy[0] else []  # noqa: E731
         self.state = (stack(tv), stack(ntv), stack(ov))
 
@@ -192,7 +248,7 @@ class _Group:
 # The compiled program
 
 
-def _build_program(groups, x, ys, seeds, eval_data, loss_fn, metric_fns, batch_size):
+def _build_program(groups, x, ys, seeds, hps, eval_data, loss_fn, metric_fns, batch_size):
     n = x.shape[0]
     steps, rem = divmod(n, batch_size)
     metric_names = list(metric_fns)
@@ -200,9 +256,12 @@ def _build_program(groups, x, ys, seeds, eval_data, loss_fn, metric_fns, batch_s
     def make_step(group):
         model, optimizer = group.model, group.optimizer
 
-        def copy_loss(tv, ntv, idx, y):
+        sites = group.sites
+
+        def copy_loss(tv, ntv, idx, y, hp):
             xb, yb = ops.take(x, idx, axis=0), ops.take(y, idx, axis=0)
-            y_pred, ntv, losses = model.stateless_call(tv, ntv, xb, training=True, return_losses=True)
+            with _substituted(sites, [hp[j] for j in range(len(sites))]):
+                y_pred, ntv, losses = model.stateless_call(tv, ntv, xb, training=True, return_losses=True)
             total = loss_fn(yb, y_pred)
             if losses:
                 total = total + ops.sum(ops.stack([ops.cast(v, "float32") for v in losses]))
@@ -210,11 +269,16 @@ def _build_program(groups, x, ys, seeds, eval_data, loss_fn, metric_fns, batch_s
             return total, (ntv, sums)
 
         value_and_grad = _backend.vectorized_value_and_grad(copy_loss)
-        apply = _backend.vectorized(lambda ov, grads, tv: optimizer.stateless_apply(ov, grads, tv)[::-1])
+        def copy_apply(ov, grads, tv, hp):
+            with _substituted(sites, [hp[j] for j in range(len(sites))]):  # constraints
+                tv, ov = optimizer.stateless_apply(ov, grads, tv)
+            return ov, tv
 
-        def step(tv, ntv, ov, idx, y):
-            (total, (ntv, sums)), grads = value_and_grad(tv, ntv, idx, y)
-            ov, tv = apply(ov, grads, tv)
+        apply = _backend.vectorized(copy_apply)
+
+        def step(tv, ntv, ov, idx, y, hp):
+            (total, (ntv, sums)), grads = value_and_grad(tv, ntv, idx, y, hp)
+            ov, tv = apply(ov, grads, tv, hp)
             size = idx.shape[1]
             return tv, ntv, ov, [total * size, *[s for s in sums]]
 
@@ -244,8 +308,10 @@ def _build_program(groups, x, ys, seeds, eval_data, loss_fn, metric_fns, batch_s
         histories = [[ops.zeros((n_epochs, len(g.members)), "float32") for _ in names] for g in groups]
 
         def epoch_body(e, carry):
-            state, histories = carry
-            epoch = ops.cast(epoch0, "int32") + ops.cast(e, "int32")
+            # The epoch number is carried through the loop rather than computed from a captured
+            # epoch0: TensorFlow's XLA bridge folded the captured value into a compile-time
+            # constant, so each call with a new first epoch compiled the program again.
+            state, histories, epoch = carry
             new_state, new_histories = [], []
             for gi, group in enumerate(groups):
                 tv, ntv, ov = state[gi]
@@ -254,17 +320,22 @@ def _build_program(groups, x, ys, seeds, eval_data, loss_fn, metric_fns, batch_s
                 y = ys[gi]
                 sums = [ops.zeros((k,), "float32") for _ in range(1 + len(metric_names))]
 
-                def step_body(s, c, gi=gi, order=order, y=y, k=k):
+                hp = hps[gi]
+
+                def step_body(s, c, gi=gi, order=order, y=y, k=k, hp=hp):
                     tv, ntv, ov, sums = c
-                    idx = ops.slice(order, (0, s * batch_size), (k, batch_size))
-                    tv, ntv, ov, new = steps_fns[gi](tv, ntv, ov, idx, y)
+                    # A gather, not ops.slice: TensorFlow's XLA bridge makes a slice's start a
+                    # compile-time constant where it can, and recompiles for every new value.
+                    idx = ops.take(order, ops.cast(s, "int32") * batch_size + ops.arange(batch_size, dtype="int32"),
+                                   axis=1)
+                    tv, ntv, ov, new = steps_fns[gi](tv, ntv, ov, idx, y, hp)
                     return tv, ntv, ov, [a + b for a, b in zip(sums, new)]
 
                 if steps:
                     tv, ntv, ov, sums = ops.fori_loop(0, steps, step_body, (tv, ntv, ov, sums))
                 if rem:
                     idx = order[:, steps * batch_size:]
-                    tv, ntv, ov, new = steps_fns[gi](tv, ntv, ov, idx, y)
+                    tv, ntv, ov, new = steps_fns[gi](tv, ntv, ov, idx, y, hp)
                     sums = [a + b for a, b in zip(sums, new)]
                 values = [s / n for s in sums]
                 for set_name, (xe, ye) in eval_data.items():
@@ -272,13 +343,15 @@ def _build_program(groups, x, ys, seeds, eval_data, loss_fn, metric_fns, batch_s
                     out = _backend.vectorized(lambda tv, ntv, fn=fn, xe=xe, ye=ye: fn(tv, ntv, xe, ye))(tv, ntv)
                     values += list(out)
                 new_state.append((tv, ntv, ov))
+                row = ops.arange(n_epochs, dtype="int32")[:, None] == ops.cast(e, "int32")  # (n_epochs, 1)
                 new_histories.append([
-                    ops.slice_update(h, (ops.cast(e, "int32"), 0), ops.reshape(ops.cast(v, "float32"), (1, k)))
+                    ops.where(row, ops.reshape(ops.cast(v, "float32"), (1, k)), h)
                     for h, v in zip(histories[gi], values)
                 ])
-            return new_state, new_histories
+            return new_state, new_histories, epoch + 1
 
-        state, histories = ops.fori_loop(0, n_epochs, epoch_body, (state, histories))
+        state, histories, _ = ops.fori_loop(0, n_epochs, epoch_body,
+                                            (state, histories, ops.cast(epoch0, "int32")))
         return state, histories
 
     return program, names
@@ -299,8 +372,11 @@ class StackedResult:
             set ``S`` (``val`` for ``validation_data``) ``S_loss`` (without
             penalties) and ``S_<metric>``, computed after each epoch.
         groups: list of lists of copy indices trained by one vectorized
-            sub-program (copies whose configurations differ only by seed and
-            learning rate share one).
+            sub-program (copies whose configurations differ only in seeds,
+            learning rates and the per-copy scalars listed in the module
+            docstring share one).
+        call_seconds: wall time of each compiled call (the first includes
+            tracing and compilation; ``epochs_per_call`` sets their number).
     """
 
     def __init__(self, copies, history, groups, states, model_fn):
@@ -382,23 +458,29 @@ def fit(model_fn, optimizer_fn, copies, x, y, *, loss, metrics=("accuracy",), ep
     seeds = [ops.convert_to_tensor(np.array([_signed(copies[i]["seed"]) for i in g.members], np.int32)) for g in groups]
     ys = [ops.convert_to_tensor(y[g.members]) for g in groups]
     eval_tensors = {name: (ops.convert_to_tensor(xe), ops.convert_to_tensor(ye)) for name, (xe, ye) in eval_data.items()}
-    program, names = _build_program(groups, ops.convert_to_tensor(x), ys, seeds, eval_tensors, loss_fn, metric_fns,
-                                    batch_size)
+    hps = [ops.convert_to_tensor(g.hyperparameters) for g in groups]
+    program, names = _build_program(groups, ops.convert_to_tensor(x), ys, seeds, hps, eval_tensors, loss_fn,
+                                    metric_fns, batch_size)
     run = _backend.compile_function(program)
 
     state = [tuple([ops.convert_to_tensor(v) for v in part] for part in g.state) for g in groups]
     chunks = [[[] for _ in names] for _ in groups]
     done = 0
+    call_seconds = []
     while done < epochs:
         length = min(epochs_per_call, epochs - done)
+        start = time.perf_counter()
         state, histories = run(state, np.int32(done), length)
         for gi in range(len(groups)):
             for j in range(len(names)):
                 chunks[gi][j].append(np.asarray(keras.ops.convert_to_numpy(histories[gi][j])))
+        call_seconds.append(time.perf_counter() - start)
         done += length
     history = {name: np.zeros((k, epochs), np.float32) for name in names}
     for gi, g in enumerate(groups):
         for j, name in enumerate(names):
             history[name][g.members] = np.concatenate(chunks[gi][j], axis=0).T
     states = [tuple([np.asarray(keras.ops.convert_to_numpy(v)) for v in part] for part in s) for s in state]
-    return StackedResult(copies, history, [g.members for g in groups], states, model_fn)
+    result = StackedResult(copies, history, [g.members for g in groups], states, model_fn)
+    result.call_seconds = call_seconds
+    return result
