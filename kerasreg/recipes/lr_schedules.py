@@ -16,10 +16,12 @@ peak rate is the LR finder's suggestion on that seed's training split (the
 procedure under study; nothing else is chosen, so the validation split is
 not used).  The finder's claim is judged on the test cross-entropy after the
 8 epochs.  The schedules are measured against the constant rate on training
-and test cross-entropy, and their claim (the earlier version's "every
-decaying schedule ends below the constant rate") does NOT hold over seeds:
-the differences are small next to their spread, and the report says so
-with the numbers.  A run that diverged counts as cross-entropy 10 (ln 10 = 2.3 is
+and test cross-entropy, and reported, not checked: the earlier version's
+claim "every decaying schedule ends below the constant rate" does not hold
+on the training loss (differences of 0.01 or less, +-0.02 over 10 seeds), and
+on the test loss the gain, about 0.04, is resolved by the 10 seeds of full
+mode (base seed 0) but not by the 5 of quick mode; the report says which
+intervals lie below 0.  A run that diverged counts as cross-entropy 10 (ln 10 = 2.3 is
 chance).  The budget is short on purpose: that is where the choice of rate
 matters; given many more epochs this network fits every training example
 at any rate that does not diverge.
@@ -148,12 +150,12 @@ def measure(ctx):
     out = {k: np.array([r[k] for r in rows]) for k in rows[0]}
     for split in ("train", "test"):
         base = out[f"{split}_loss/constant_x1"]
-        gains = ", ".join(f"{k} {study.fmt(out[f'{split}_loss/{k}'] - base)}" for k in SCHEDULES)
+        diffs = {k: out[f"{split}_loss/{k}"] - base for k in SCHEDULES}
+        lower = [k for k, d in diffs.items() if study.t_interval(d).high < 0]
         ctx.note(f"Schedule minus constant rate at the suggested peak, {split} cross-entropy (paired over seeds): "
-                 f"{gains}.")
-    ctx.note("Not shown here: that a decaying schedule (step, one-cycle, cosine, triangular2) ends with a lower "
-             "training or test cross-entropy than the constant rate at the same peak. The earlier version of this "
-             "recipe claimed it from one seed; over seeds the differences are small next to their spread.")
+                 + ", ".join(f"{k} {study.fmt(d)}" for k, d in diffs.items()) + ". "
+                 + (f"Lower than the constant rate, the whole interval below 0: {', '.join(lower)}." if lower else
+                    "Not shown here for any schedule: every interval reaches 0."))
     figure(ctx, out)
     return out
 
