@@ -55,9 +55,12 @@ Where the effect is weak.  The per-unit norm constraint (each unit's incoming
 weights in an L2 ball, as Keras' ``MaxNorm``) bounds each unit but not the
 network's logits: five stacked layers can still scale them up, so validation
 picks the loosest bound of the grid and the test cross-entropy falls by less
-than the seed-to-seed spread (at base seed 0, quick: -0.13 ± 0.16, not
-significant; the check stays and the report says so).  Early stopping gains
-little because the cosine schedule's early, high-rate passes are noisy.  A
+than the seed-to-seed spread (quick: -0.13 ± 0.16 at base seed 0, -0.14 ±
+0.19 at base seed 23; not significant; the check stays and the report says
+so).  Early stopping gains little because the cosine schedule's early,
+high-rate passes are noisy (-0.10 ± 0.10 at base seed 0, -0.08 ± 0.16 at
+23), and weight noise helps only at the edge of where the network still
+trains (-0.18 ± 0.12 at 0, -0.15 ± 0.28 at 23).  A
 whole-tensor ball (``L2Ball(K)``, the lecture's ``Omega(W) <= K``) did worse
 in development (K = 4, 6, 8: no gain or a loss).  The baseline's final test
 cross-entropy varies much between seeds (a few confidently wrong digits
