@@ -7,7 +7,7 @@ import pytest
 import kerasreg
 from kerasreg import stacked
 
-N, FEATURES, CLASSES, BATCH, EPOCHS = 70, 8, 3, 32, 3  # 2 full batches and one of 6
+N, FEATURES, CLASSES, BATCH, EPOCHS = 70, 8, 3, 32, 4  # 2 full batches and one of 6
 
 
 def data(seed=0):
@@ -113,7 +113,7 @@ def test_each_copy_equals_training_it_alone():
     flipped = y.copy()
     flipped[::4] = (flipped[::4] + 1) % CLASSES  # label noise for one copy
     labels = [flipped if c.get("noisy_labels") else y for c in COPIES]
-    # Two compiled calls (2 epochs, then 1): the epoch count carries over between calls.
+    # Two compiled calls of 2 epochs (one compilation): the epoch count carries over between calls.
     result = stacked.fit(model_fn, optimizer_fn, COPIES, x, labels, loss=LOSS, metrics=["accuracy"],
                          epochs=EPOCHS, batch_size=BATCH, validation_data=(x_val, y_val),
                          eval_sets={"test": (x_val[:9], y_val[:9])}, epochs_per_call=2)
