@@ -9,6 +9,11 @@ from kerasreg.layers import BatchNormalization
 
 pytestmark = pytest.mark.jax_pass
 
+def _np(x, dtype=None):
+    """A layer output or variable as numpy on every backend (torch outputs carry grad)."""
+    return np.asarray(keras.ops.convert_to_numpy(x), dtype)
+
+
 ATOL = 2e-5
 
 
@@ -65,7 +70,7 @@ def _run_reference(shape, axis, steps=5, momentum=0.7, delta=0.003, ghost=None, 
     worst = 0.0
     for step in range(steps):
         h = (rng.normal(size=shape) * 2.3 + 0.7 * step).astype("float32")
-        got = np.asarray(layer(h, training=True))
+        got = _np(layer(h, training=True))
         if ghost is None:
             want, mu, var = np_batch_norm(h, axis, gamma, beta, delta)
         else:
@@ -74,14 +79,14 @@ def _run_reference(shape, axis, steps=5, momentum=0.7, delta=0.003, ghost=None, 
         moving_var = momentum * moving_var + (1 - momentum) * var
         worst = max(worst, float(np.max(np.abs(got - want))))
         np.testing.assert_allclose(got, want, atol=ATOL, err_msg=f"training output, step {step}")
-        np.testing.assert_allclose(np.asarray(layer.moving_mean), moving_mean, atol=ATOL)
-        np.testing.assert_allclose(np.asarray(layer.moving_variance), moving_var, atol=ATOL)
+        np.testing.assert_allclose(_np(layer.moving_mean), moving_mean, atol=ATOL)
+        np.testing.assert_allclose(_np(layer.moving_variance), moving_var, atol=ATOL)
     h = rng.normal(size=shape).astype("float32")
     want = np_inference(h, axis, gamma, beta, delta, moving_mean, moving_var)
-    got = np.asarray(layer(h, training=False))
+    got = _np(layer(h, training=False))
     np.testing.assert_allclose(got, want, atol=ATOL, err_msg="inference output")
     # Inference leaves the moving statistics alone.
-    np.testing.assert_allclose(np.asarray(layer.moving_mean), moving_mean, atol=ATOL)
+    np.testing.assert_allclose(_np(layer.moving_mean), moving_mean, atol=ATOL)
     return worst
 
 
@@ -106,11 +111,11 @@ def test_ghost_batch_of_the_whole_batch_is_plain_batch_norm():
     h = rng.normal(size=(10, 4)).astype("float32")
     ghost = BatchNormalization(virtual_batch_size=10, momentum=0.3)
     plain = BatchNormalization(momentum=0.3)
-    np.testing.assert_allclose(ghost(h, training=True), plain(h, training=True), atol=ATOL)
-    np.testing.assert_allclose(ghost.moving_variance, plain.moving_variance, atol=ATOL)
+    np.testing.assert_allclose(_np(ghost(h, training=True)), _np(plain(h, training=True)), atol=ATOL)
+    np.testing.assert_allclose(_np(ghost.moving_variance), _np(plain.moving_variance), atol=ATOL)
     # ...and different from ghost batches of 5 (the test can fail).
     other = BatchNormalization(virtual_batch_size=5, momentum=0.3)
-    assert np.max(np.abs(np.asarray(other(h, training=True)) - np.asarray(plain(h, training=True)))) > 1e-2
+    assert np.max(np.abs(_np(other(h, training=True)) - _np(plain(h, training=True)))) > 1e-2
 
 
 @pytest.mark.parametrize("shape, axis", [((16, 5), -1), ((6, 5, 4, 3), 1)])
@@ -124,10 +129,10 @@ def test_equals_keras_batch_normalization(shape, axis):
         _set_affine(layer, np.linspace(0.3, 1.7, shape[axis]), np.linspace(-0.7, 0.9, shape[axis]))
     for step in range(6):
         h = (rng.normal(size=shape) * 1.7 - 0.3 * step).astype("float32")
-        np.testing.assert_allclose(ours(h, training=True), theirs(h, training=True), atol=ATOL)
-        np.testing.assert_allclose(ours.moving_mean, theirs.moving_mean, atol=1e-6)
-        np.testing.assert_allclose(ours.moving_variance, theirs.moving_variance, atol=1e-6)
-        np.testing.assert_allclose(ours(h), theirs(h), atol=ATOL)
+        np.testing.assert_allclose(_np(ours(h, training=True)), _np(theirs(h, training=True)), atol=ATOL)
+        np.testing.assert_allclose(_np(ours.moving_mean), _np(theirs.moving_mean), atol=1e-6)
+        np.testing.assert_allclose(_np(ours.moving_variance), _np(theirs.moving_variance), atol=1e-6)
+        np.testing.assert_allclose(_np(ours(h)), _np(theirs(h)), atol=ATOL)
 
 
 @pytest.mark.parametrize("center, scale", [(False, True), (True, False), (False, False)])
@@ -135,7 +140,7 @@ def test_center_and_scale_flags_match_keras(center, scale):
     h = np.random.default_rng(2).normal(size=(9, 4)).astype("float32") * 3
     ours = BatchNormalization(center=center, scale=scale)
     theirs = keras.layers.BatchNormalization(center=center, scale=scale)
-    np.testing.assert_allclose(ours(h, training=True), theirs(h, training=True), atol=ATOL)
+    np.testing.assert_allclose(_np(ours(h, training=True)), _np(theirs(h, training=True)), atol=ATOL)
     assert len(ours.trainable_weights) == len(theirs.trainable_weights) == int(center) + int(scale)
 
 
@@ -177,9 +182,9 @@ def test_mixed_precision_matches_keras():
         a, b = ours(h, training=True), theirs(h, training=True)
         assert keras.backend.standardize_dtype(a.dtype) == "float16"
         assert keras.backend.standardize_dtype(ours.moving_mean.dtype) == "float32"
-        np.testing.assert_allclose(np.asarray(a, "float32"), np.asarray(b, "float32"), atol=2e-3)
+        np.testing.assert_allclose(_np(a, "float32"), _np(b, "float32"), atol=2e-3)
         want, _, _ = np_batch_norm(h.astype("float32"), -1, np.ones(4), np.zeros(4), 1e-3)
-        np.testing.assert_allclose(np.asarray(a, "float32"), want, atol=5e-3)
+        np.testing.assert_allclose(_np(a, "float32"), want, atol=5e-3)
         np.testing.assert_allclose(ours.moving_mean, theirs.moving_mean, rtol=1e-5)
         np.testing.assert_allclose(ours.moving_variance, theirs.moving_variance, rtol=1e-4)
     finally:
@@ -253,7 +258,7 @@ def test_masked_positions_are_left_out_of_the_statistics(virtual_batch_size):
     moving_mean = np.zeros(4)
     moving_var = np.ones(4)
     for _ in range(3):
-        out = np.asarray(layer(h_masked, mask=keep, training=True))
+        out = _np(layer(h_masked, mask=keep, training=True))
         groups = [slice(None)] if virtual_batch_size is None else [slice(0, 3), slice(3, 6)]
         stats = [np_masked_moments(h[g], keep[g]) for g in groups]
         for g, (mu, var) in zip(groups, stats):
@@ -263,18 +268,18 @@ def test_masked_positions_are_left_out_of_the_statistics(virtual_batch_size):
         var = np.mean([s[1] for s in stats], axis=0)
         moving_mean = 0.3 * moving_mean + 0.7 * mu
         moving_var = 0.3 * moving_var + 0.7 * var
-    np.testing.assert_allclose(np.asarray(layer.moving_mean), moving_mean, atol=ATOL)
-    np.testing.assert_allclose(np.asarray(layer.moving_variance), moving_var, atol=ATOL)
+    np.testing.assert_allclose(_np(layer.moving_mean), moving_mean, atol=ATOL)
+    np.testing.assert_allclose(_np(layer.moving_variance), moving_var, atol=ATOL)
     # At inference the mask changes nothing.
-    np.testing.assert_allclose(np.asarray(layer(h, mask=keep)), np.asarray(layer(h)), atol=0)
+    np.testing.assert_allclose(_np(layer(h, mask=keep)), _np(layer(h)), atol=0)
 
 
 def test_fully_masked_input_gives_zeros_and_a_bad_mask_rank_raises():
     layer = BatchNormalization(center=False, scale=False)
     # Keras' rule: mu = 0 and variance 0 (no 0/0), so a zero input stays zero.
-    out = np.asarray(layer(np.zeros((4, 5), "float32"), mask=np.zeros((4,), bool), training=True))
+    out = _np(layer(np.zeros((4, 5), "float32"), mask=np.zeros((4,), bool), training=True))
     np.testing.assert_allclose(out, np.zeros((4, 5)), atol=1e-6)
-    np.testing.assert_allclose(np.asarray(layer.moving_variance), np.full(5, 0.99), atol=1e-6)
+    np.testing.assert_allclose(_np(layer.moving_variance), np.full(5, 0.99), atol=1e-6)
     assert layer.supports_masking
     with pytest.raises(ValueError, match="mask"):
         layer(np.ones((4, 5), "float32"), mask=np.ones((4, 5), bool), training=True)
@@ -299,5 +304,5 @@ def test_synchronized_masked_statistics_are_over_the_global_batch():
         lambda ctx: (h[2 * ctx.replica_id_in_sync_group:][:2], keep[2 * ctx.replica_id_in_sync_group:][:2]))
     tf.function(lambda v: strategy.run(lambda x, m: layer(x, mask=m, training=True), args=v))(halves)
     mu, var = np_masked_moments(h, keep)
-    np.testing.assert_allclose(np.asarray(layer.moving_mean), mu, atol=ATOL)
-    np.testing.assert_allclose(np.asarray(layer.moving_variance), var, atol=ATOL)
+    np.testing.assert_allclose(_np(layer.moving_mean), mu, atol=ATOL)
+    np.testing.assert_allclose(_np(layer.moving_variance), var, atol=ATOL)

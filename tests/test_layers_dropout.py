@@ -14,6 +14,11 @@ from kerasreg.layers import DropConnect, Dropout, StochasticDepth
 
 pytestmark = pytest.mark.jax_pass
 
+def _np(x, dtype=None):
+    """A layer output or variable as numpy on every backend (torch outputs carry grad)."""
+    return np.asarray(keras.ops.convert_to_numpy(x), dtype)
+
+
 
 def four_sigma(rate, n):
     return 4.0 * np.sqrt(rate * (1.0 - rate) / n)
@@ -24,7 +29,7 @@ def four_sigma(rate, n):
 def test_mask_rate_and_kept_values(scaling, rate):
     x = np.random.default_rng(0).uniform(0.5, 1.5, size=(200, 300)).astype("float32")
     layer = Dropout(rate, scaling=scaling, seed=11)
-    out = np.asarray(layer(x, training=True))
+    out = _np(layer(x, training=True))
     dropped = out == 0
     assert abs(dropped.mean() - rate) < four_sigma(rate, x.size), dropped.mean()
     keep = 1.0 - rate
@@ -43,8 +48,8 @@ def test_expected_training_output_equals_inference_output(scaling):
     layer = Dropout(rate, scaling=scaling, seed=2)
     # One call on `samples` stacked copies: an independent mask per copy.
     tiled = np.tile(x[None], (samples, 1, 1)).reshape(samples * 4, 50)
-    mean = np.asarray(layer(tiled, training=True)).reshape(samples, 4, 50).mean(axis=0)
-    inference = np.asarray(layer(x, training=False))
+    mean = _np(layer(tiled, training=True)).reshape(samples, 4, 50).mean(axis=0)
+    inference = _np(layer(x, training=False))
     expected_inference = keep * x if scaling == "test" else x
     np.testing.assert_allclose(inference, expected_inference, rtol=1e-6)
     value = x if scaling == "test" else x / keep  # the survivor's value
@@ -55,14 +60,14 @@ def test_expected_training_output_equals_inference_output(scaling):
 def test_fresh_masks_each_call_and_seeded_layers_repeat():
     x = np.ones((8, 64), "float32")
     a, b = Dropout(0.4, seed=5), Dropout(0.4, seed=5)
-    first, second = np.asarray(a(x, training=True)), np.asarray(a(x, training=True))
+    first, second = _np(a(x, training=True)), _np(a(x, training=True))
     assert not np.array_equal(first, second)
-    np.testing.assert_array_equal(first, np.asarray(b(x, training=True)))
+    np.testing.assert_array_equal(first, _np(b(x, training=True)))
 
 
 def test_noise_shape_shares_the_mask():
     x = np.ones((40, 7, 30), "float32")
-    out = np.asarray(Dropout(0.5, scaling="test", noise_shape=(None, 1, 30), seed=3)(x, training=True))
+    out = _np(Dropout(0.5, scaling="test", noise_shape=(None, 1, 30), seed=3)(x, training=True))
     assert np.all(out == out[:, :1, :])  # one mask for every time step
     assert abs((out[:, 0, :] == 0).mean() - 0.5) < four_sigma(0.5, 40 * 30)
 
@@ -95,7 +100,7 @@ def test_stochastic_depth_drops_whole_examples():
     rate = 0.3
     x = np.ones((4000, 3, 5), "float32")
     layer = StochasticDepth(rate, seed=8)
-    out = np.asarray(layer(x, training=True))
+    out = _np(layer(x, training=True))
     per_example = out.reshape(4000, -1)
     assert np.all(per_example == per_example[:, :1])  # whole branch dropped or kept
     dropped = per_example[:, 0] == 0
@@ -117,17 +122,17 @@ def test_drop_connect_masks_kernel_entries_once_per_call():
     layer, kernel = _drop_connect_dense(fan_in, units, rate)
     # Rows of the identity read the kernel back: out = x (M * W / p).
     eye = np.eye(fan_in, dtype="float32")
-    out = np.asarray(layer(np.concatenate([eye, eye]), training=True))
+    out = _np(layer(np.concatenate([eye, eye]), training=True))
     first, second = out[:fan_in], out[fan_in:]
     np.testing.assert_array_equal(first, second)  # one mask for the mini-batch
     dropped = first == 0
     assert abs(dropped.mean() - rate) < four_sigma(rate, kernel.size), dropped.mean()
     np.testing.assert_allclose(first[~dropped], kernel[~dropped] / (1 - rate), rtol=1e-6)
     # A new mask on the next call.
-    assert not np.array_equal(np.asarray(layer(eye, training=True)), first)
+    assert not np.array_equal(_np(layer(eye, training=True)), first)
     # Inference: the plain layer, W v.
-    np.testing.assert_allclose(layer(eye, training=False), kernel, rtol=1e-6)
-    np.testing.assert_allclose(layer(eye), layer.layer(eye), rtol=1e-6)
+    np.testing.assert_allclose(_np(layer(eye, training=False)), kernel, rtol=1e-6)
+    np.testing.assert_allclose(_np(layer(eye)), _np(layer.layer(eye)), rtol=1e-6)
 
 
 def test_drop_connect_gradient_reaches_only_kept_weights():
@@ -141,6 +146,9 @@ def test_drop_connect_gradient_reaches_only_kept_weights():
             out = layer(x, training=True)
             loss = tf.reduce_sum(out)
         grad = tape.gradient(loss, layer.layer.kernel.value).numpy()
+    elif keras.backend.backend() == "torch":
+        layer(x, training=True).sum().backward()
+        grad = layer.layer.kernel.value.grad.numpy()
     else:
         import jax
 
@@ -153,7 +161,7 @@ def test_drop_connect_gradient_reaches_only_kept_weights():
             out, _ = layer.stateless_call(values, non_trainable, x, training=True)
             return out.sum()
 
-        grad = np.asarray(jax.grad(loss)(trainable)[index])
+        grad = _np(jax.grad(loss)(trainable)[index])
     # d/dW sum(x (M*W/p)) = (x^T 1) * M / p: zero exactly where dropped.
     col = x.sum(axis=0)[:, None]
     kept = grad != 0
@@ -167,9 +175,9 @@ def test_drop_connect_on_conv2d_is_unbiased():
     conv = keras.layers.Conv2D(2, 3, padding="same")
     layer = DropConnect(conv, rate=0.25, seed=1)
     x = np.random.default_rng(5).normal(size=(2, 5, 5, 3)).astype("float32")
-    outs = np.stack([np.asarray(layer(x, training=True)) for _ in range(150)])
-    inference = np.asarray(layer(x))
-    np.testing.assert_allclose(inference, np.asarray(conv(x)), rtol=1e-6)
+    outs = np.stack([_np(layer(x, training=True)) for _ in range(150)])
+    inference = _np(layer(x))
+    np.testing.assert_allclose(inference, _np(conv(x)), rtol=1e-6)
     stderr = outs.std(axis=0) / np.sqrt(len(outs))
     assert np.all(np.abs(outs.mean(axis=0) - inference) < 5 * stderr + 1e-5)
     assert outs.std(axis=0).mean() > 0.05  # masks really applied
