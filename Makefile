@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 # The flagship recipe (overfitting of the lecture's 5x100 MLP and what each
 # regularizer does about it), quick mode, embedded digits.
 demo: $(STAMP)
-	$(VENV)/bin/kerasreg run overfitting --quick
+	@$(VENV)/bin/kerasreg run overfitting --quick; rc=$$?; \
+	if [ $$rc -eq 1 ]; then echo "make demo: the flagship ran; a claim did not hold at this seed (said in words in runs/overfitting/report.md)"; exit 0; fi; exit $$rc
 
 test: test-tf test-jax
 

