@@ -275,7 +275,9 @@ class Context:
             with writer.writer.as_default():
                 hp.hparams({k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
                             for k, v in hparams.items()}, trial_id=f"{variant}/seed_{seed}")
-        writer.writer.flush()
+            writer.writer.flush()
+        # Close the scalars' event file (``writer.writer`` would open a second, TensorFlow-made one).
+        writer.close()
 
     def figure(self, filename, fig, caption=""):
         """Save a matplotlib figure into the run folder and the report."""
