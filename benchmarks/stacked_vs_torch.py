@@ -161,7 +161,7 @@ def main(argv=None):
               f"first call (tracing, compilation) {first:.1f} s", flush=True)
     val_epoch, _ = stacked_epoch_seconds(1, x, y, classes, epochs, validation=(x_val, y_val))
     rows["1_with_validation"] = {"epoch_ms": 1e3 * val_epoch}
-    k_big = max(k for k in rows if isinstance(k, int))
+    ks = [k for k in rows if isinstance(k, int) and k > 1]
     result = {
         "backend": keras.backend.backend(),
         "quick": args.quick,
@@ -170,7 +170,7 @@ def main(argv=None):
         "torch_eager_epoch_ms_by_threads": {str(t): 1e3 * v for t, v in torch_rows.items()},
         "stacked": {str(k): v for k, v in rows.items()},
         "k1_epoch_ratio": rows[1]["epoch_ms"] / (1e3 * torch_s),
-        f"k{k_big}_per_copy_ratio": rows[k_big]["per_copy_epoch_ms"] / (1e3 * torch_s),
+        **{f"k{k}_per_copy_ratio": rows[k]["per_copy_epoch_ms"] / (1e3 * torch_s) for k in ks},
         "load_average": os.getloadavg(),
         "versions": {"keras": keras.__version__, "torch": torch.__version__, "python": platform.python_version()},
     }
@@ -178,7 +178,8 @@ def main(argv=None):
     result[f"k{k_mem}_peak_rss_gib"] = peak_rss_child(k_mem, epochs)
     print("PyTorch eager: " + ", ".join(f"{1e3 * v:.2f} ms/epoch with {t} thread(s)" for t, v in torch_rows.items()))
     print(f"K=1 epoch ratio (target <= 1.0): {result['k1_epoch_ratio']:.3f}")
-    print(f"K={k_big} time per copy ratio (target <= 0.2): {result[f'k{k_big}_per_copy_ratio']:.3f}")
+    for k in ks:  # the target is K = 16's (<= 0.2, moonshot 0.05)
+        print(f"K={k} time per copy ratio (target at K=16: <= 0.2): {result[f'k{k}_per_copy_ratio']:.3f}")
     print(f"K={k_mem} peak resident memory (target < 2 GiB): {result[f'k{k_mem}_peak_rss_gib']:.2f} GiB")
     if not args.quick:
         out = ROOT / "benchmarks" / "results" / "stacked_vs_torch.json"
