@@ -10,6 +10,11 @@ from kerasreg.layers import WeightNoise
 pytestmark = pytest.mark.jax_pass
 
 
+def _np(x):
+    """A layer output or variable as numpy on every backend (torch outputs carry grad)."""
+    return keras.ops.convert_to_numpy(x)
+
+
 def _noisy_dense(fan_in, units, stddev, seed=3):
     layer = WeightNoise(keras.layers.Dense(units), stddev=stddev, seed=seed)
     layer.build((None, fan_in))
@@ -25,17 +30,17 @@ def test_noise_standard_deviation_and_zero_at_inference():
     stddev, fan_in, units = 0.3, 150, 200
     layer, kernel = _noisy_dense(fan_in, units, stddev)
     eye = np.eye(fan_in, dtype="float32")  # rows of the identity read W back
-    eps = np.asarray(layer(eye, training=True)) - kernel
+    eps = _np(layer(eye, training=True)) - kernel
     n = eps.size
     assert abs(eps.std() - stddev) < 4 * stddev / np.sqrt(2 * n), eps.std()
     assert abs(eps.mean()) < 4 * stddev / np.sqrt(n), eps.mean()
     # Fresh noise at each call.
-    eps2 = np.asarray(layer(eye, training=True)) - kernel
+    eps2 = _np(layer(eye, training=True)) - kernel
     assert abs(np.corrcoef(eps.ravel(), eps2.ravel())[0, 1]) < 0.03
     # Inference uses W exactly, and the variable W is never written.
-    np.testing.assert_array_equal(np.asarray(layer(eye, training=False)), np.asarray(layer.layer(eye)))
-    np.testing.assert_allclose(layer(eye), kernel, rtol=1e-6, atol=1e-6)
-    np.testing.assert_array_equal(np.asarray(layer.layer.kernel), kernel)
+    np.testing.assert_array_equal(_np(layer(eye, training=False)), _np(layer.layer(eye)))
+    np.testing.assert_allclose(_np(layer(eye)), kernel, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(_np(layer.layer.kernel), kernel)
 
 
 def test_gradient_flows_to_w_through_w_plus_eps():
@@ -50,6 +55,10 @@ def test_gradient_flows_to_w_through_w_plus_eps():
             loss = tf.reduce_sum(out**2)
         grad = tape.gradient(loss, layer.layer.kernel.value).numpy()
         out = out.numpy()
+    elif keras.backend.backend() == "torch":
+        out = layer(x, training=True)
+        (out**2).sum().backward()
+        grad, out = layer.layer.kernel.value.grad.numpy(), _np(out)
     else:
         import jax
 
@@ -65,7 +74,7 @@ def test_gradient_flows_to_w_through_w_plus_eps():
         grad, out = np.asarray(grads[index]), np.asarray(out)
     np.testing.assert_allclose(grad, 2 * x.T @ out, rtol=1e-4, atol=1e-5)
     # The noise was there: the noise-free gradient differs.
-    clean = 2 * x.T @ np.asarray(layer(x))
+    clean = 2 * x.T @ _np(layer(x))
     assert np.max(np.abs(grad - clean)) > 1e-2
 
 
@@ -95,7 +104,7 @@ def test_stddev_is_a_variable_annealed_without_retracing():
         clean.train_on_batch(x, y)
     assert noisy.train_function is step  # no new step function
     # The traced step reads the variable: with stddev 0 it is the clean step.
-    np.testing.assert_allclose(noisy_layer.layer.kernel, clean.layers[1].kernel, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(_np(noisy_layer.layer.kernel), _np(clean.layers[1].kernel), rtol=1e-5, atol=1e-6)
 
 
 def test_bad_arguments():

@@ -48,7 +48,8 @@ class ActivityL1(keras.regularizers.Regularizer):
 
     def __call__(self, x):
         x = ops.convert_to_tensor(x)
-        if x.dtype in ("float16", "bfloat16"):
+        # standardize_dtype: torch's dtype is torch.float16, not the string.
+        if keras.backend.standardize_dtype(x.dtype) in ("float16", "bfloat16"):
             # Mixed precision: sum (and clip) in float32; 1 - 1e-7 is 1 in float16.
             x = ops.cast(x, "float32")
         return ops.cast(self.alpha, x.dtype) * ops.sum(ops.abs(x))
