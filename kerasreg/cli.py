@@ -5,7 +5,9 @@
                       [--strategy {mirrored,multi_worker}] [--out DIR] [--verbose]
     kerasreg run all  [--quick] [--seed S] [--seeds N] [--out DIR] [--verbose]
 
-A recipe is a module ``kerasreg/recipes/NAME.py`` (see ``kerasreg.study``).
+A recipe is a module ``kerasreg/recipes/NAME.py`` with ``main(args)`` (see
+``kerasreg.study``); ``args`` is the validated ``argparse.Namespace`` and
+``main`` returns the exit code, 0 or 1.
 ``kerasreg run NAME ...`` and ``python -m kerasreg.recipes.NAME ...`` are the
 same run.  ``run all`` runs every recipe, each in its own process, with a
 progress bar, then prints a table of seconds and claims.
@@ -16,10 +18,8 @@ Options.  Always accepted: ``--quick``, ``--seed`` (the base seed, an int in
 ``kerasreg.data``, a folder of class sub-folders, or a tensorflow-datasets
 name) and ``--strategy`` are accepted only by the recipes that honour them: a
 recipe lists them in its module-level ``SUPPORTS`` tuple, and any other is
-rejected (exit 2), never silently ignored.  A recipe not yet converted to
-``kerasreg.study`` (no ``SUPPORTS``) is taken to honour exactly the options its
-source reads (``args.epochs``, ``args.dataset``, ``args.strategy``), and takes
-no ``--seeds``.
+rejected (exit 2), never silently ignored; a recipe without ``SUPPORTS``
+honours none of them.
 
 Exit codes: 0 every claim held; 1 a claim did not hold; 2 usage error (bad
 option, unknown recipe, option the recipe does not honour); 3 the recipe
@@ -64,7 +64,7 @@ def recipes_dir():
 
 
 class RecipeInfo:
-    """What ``ast`` reads from a recipe's source: summary, form, options honoured."""
+    """What ``ast`` reads from a recipe's source: summary and the optional options it honours."""
 
     def __init__(self, name, path):
         self.name, self.path = name, path
@@ -73,13 +73,6 @@ class RecipeInfo:
         doc = (ast.get_docstring(tree) or "").strip()
         self.summary = doc.splitlines()[0] if doc else ""
         self.supports = _literal_supports(tree, path)
-        self.new_form = self.supports is not None
-        if not self.new_form:
-            # Old form (experiment.parse_args): it honours what its code reads.
-            read = {node.attr for node in ast.walk(tree)
-                    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                    and node.value.id == "args"}
-            self.supports = tuple(o for o in OPTIONAL if o in read)
 
 
 def _literal_supports(tree, path):
@@ -94,7 +87,7 @@ def _literal_supports(tree, path):
                 raise SystemExit(f"kerasreg: {path}: SUPPORTS names unknown options {bad}; "
                                  f"valid: {', '.join(OPTIONAL)}")
             return tuple(value)
-    return None
+    return ()
 
 
 def recipe_info():
@@ -194,8 +187,6 @@ def _check_options(info, args):
             honoured = ", ".join("--" + o for o in info.supports) or "none"
             return (f"recipe {info.name!r} does not honour --{option} (its optional options: {honoured}); "
                     f"remove --{option}")
-    if args.seeds is not None and not info.new_form:
-        return f"recipe {info.name!r} is not yet a kerasreg.study recipe and does not honour --seeds"
     return None
 
 
@@ -271,18 +262,6 @@ def _load_recipe(info):
     return module
 
 
-def _old_form_argv(args):
-    argv = ["--seed", str(args.seed), "--out", args.out]
-    if args.quick:
-        argv.append("--quick")
-    for option in OPTIONAL:
-        if getattr(args, option) is not None:
-            argv += [f"--{option}", str(getattr(args, option))]
-    if args.verbose:
-        argv += ["--verbose", "2"]
-    return argv
-
-
 def _run_one(args):
     infos = recipe_info()
     if args.name not in infos:
@@ -297,12 +276,7 @@ def _run_one(args):
         if message:
             return _usage_error(message)
     try:
-        module = _load_recipe(info)
-        if info.new_form:
-            code = module.main(args)
-        else:
-            result = module.main(_old_form_argv(args))
-            code = result if isinstance(result, int) else int(not getattr(result, "held", True))
+        code = _load_recipe(info).main(args)
     except KeyboardInterrupt:
         raise
     except Exception:  # noqa: BLE001 -- report the recipe's failure as exit 3, not as "claim did not hold"
@@ -339,10 +313,6 @@ def _run_all(args):
             return _usage_error(f"`run all` takes no --{option}: recipes honour different options; "
                                 f"run the recipes that honour it one by one (`kerasreg list`)")
     infos = recipe_info()
-    if args.seeds is not None:
-        old = [n for n, i in infos.items() if not i.new_form]
-        if old:
-            return _usage_error(f"--seeds: recipes {', '.join(old)} are not yet kerasreg.study recipes")
     tty = sys.stdout.isatty()
     logs = os.path.join(args.out, "logs")
     os.makedirs(logs, exist_ok=True)

@@ -17,8 +17,8 @@ from kerasreg import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-NEW_FORM = '''
-"""A stand-in recipe (new form) that records its arguments."""
+RECIPE = '''
+"""A stand-in recipe that records its arguments."""
 import json, os
 SUPPORTS = {supports!r}
 
@@ -30,20 +30,12 @@ def main(args):
     return {code}
 '''
 
-OLD_FORM = '''
-"""A stand-in recipe (old form, argv parser)."""
-import argparse
+NO_SUPPORTS = '''
+"""A stand-in recipe that declares no SUPPORTS."""
 
-def main(argv=None):
-    p = argparse.ArgumentParser()
-    for o in ("--seed", "--out", "--epochs", "--verbose"):
-        p.add_argument(o)
-    p.add_argument("--quick", action="store_true")
-    args = p.parse_args(argv)
-    print("old form ran with epochs", args.epochs)
-    class Run:
-        held = True
-    return Run()
+def main(args):
+    print("ran with seeds", args.seeds)
+    return 0
 '''
 
 
@@ -61,7 +53,7 @@ def recipes(tmp_path, monkeypatch):
     monkeypatch.setenv("KERASREG_RECIPES", str(folder))
 
     def write(name, supports=("epochs",), code=0, body="pass", source=None):
-        text = source if source is not None else NEW_FORM.format(name=name, supports=tuple(supports), code=code,
+        text = source if source is not None else RECIPE.format(name=name, supports=tuple(supports), code=code,
                                                                  body=body)
         (folder / f"{name}.py").write_text(textwrap.dedent(text))
         return folder / f"{name}.py"
@@ -131,7 +123,7 @@ def test_option_not_in_supports_is_rejected_naming_recipe_and_option(recipes, tm
     assert not out.exists()  # rejected before the recipe ran
 
 
-def test_new_form_gets_validated_namespace_and_its_exit_code(recipes, tmp_path):
+def test_recipe_gets_validated_namespace_and_its_exit_code(recipes, tmp_path):
     recipes("alpha", supports=("epochs", "dataset"), code=1)
     out = tmp_path / "runs"
     argv = ["run", "alpha", "--quick", "--seed", "7", "--seeds", "3", "--epochs", "2", "--dataset", "moons",
@@ -156,15 +148,14 @@ def test_recipe_error_exits_3_not_1(recipes, tmp_path, capsys):
     assert "RuntimeError: boom" in err and "'broken' stopped with an error" in err
 
 
-def test_old_form_honours_only_what_it_reads(recipes, tmp_path, capsys):
-    recipes("legacy", source=OLD_FORM)
-    info = cli.recipe_info()["legacy"]
-    assert not info.new_form and info.supports == ("epochs",)
-    assert cli.main(["run", "legacy", "--epochs", "4", "--out", str(tmp_path)]) == 0
-    assert "old form ran with epochs 4" in capsys.readouterr().out
-    assert cli.main(["run", "legacy", "--dataset", "digits", "--out", str(tmp_path)]) == 2
-    assert cli.main(["run", "legacy", "--seeds", "3", "--out", str(tmp_path)]) == 2
-    assert "--seeds" in capsys.readouterr().err
+def test_a_recipe_without_supports_honours_no_optional_option(recipes, tmp_path, capsys):
+    recipes("plain", source=NO_SUPPORTS)
+    assert cli.recipe_info()["plain"].supports == ()
+    assert cli.main(["run", "plain", "--seeds", "3", "--out", str(tmp_path)]) == 0  # --seeds: every recipe
+    assert "ran with seeds 3" in capsys.readouterr().out
+    for option, value in (("--epochs", "4"), ("--dataset", "digits"), ("--strategy", "mirrored")):
+        assert cli.main(["run", "plain", option, value, "--out", str(tmp_path)]) == 2
+        assert f"does not honour {option}" in capsys.readouterr().err
 
 
 def test_supports_must_name_known_options(recipes):

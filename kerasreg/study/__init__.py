@@ -68,6 +68,13 @@ Rules the runner relies on:
   TensorBoard: ``ctx.tensorboard(variant, seed)`` is a log folder for
   Keras' callbacks; ``ctx.log_history(variant, seed, {tag: per-epoch values})``
   writes curves that did not come from ``fit``.
+* Helpers, one place each: ``snapshot`` / ``restore`` a compiled model
+  and ``reinitialize`` its weights by seed (one trace serves every seed and
+  variant); ``batches(x, y, batch_size, seed)`` with ``steps_per_epoch``
+  (the seed's data order, the same for every variant); ``trajectory`` (an
+  optimizer's path on a numpy-gradient problem); ``plot_interval`` /
+  ``plot_band`` (mean and 95% interval over seeds on a matplotlib axis).
+  ``ctx.per_seed`` prints each seed's quantities under ``--verbose``.
 * ``ctx.setting(name, value)`` records a design choice (training size,
   optimizer, epochs) in ``metrics.json`` and the report.
 * The recipe sets no matplotlib backend, parses no arguments and sets no
@@ -77,10 +84,16 @@ Rules the runner relies on:
 from kerasreg.study.checks import Above, AtLeast, AtMost, Below, Check, Greater, Less
 from kerasreg.study.context import Context, Split, derive_seeds
 from kerasreg.study.runner import POISON_TEST_ENV, Study, options, run
+from kerasreg.study.batches import batches, steps_per_epoch
+from kerasreg.study.models import reinitialize, restore, snapshot
+from kerasreg.study.plots import plot_band, plot_interval
 from kerasreg.study.stats import Interval, fmt, t_interval
+from kerasreg.study.trajectory import trajectory
 
 __all__ = [
     "Study", "run", "options", "Context", "Split", "derive_seeds",
     "Check", "Less", "AtMost", "Greater", "AtLeast", "Below", "Above",
     "Interval", "t_interval", "fmt", "POISON_TEST_ENV",
+    "snapshot", "restore", "reinitialize", "batches", "steps_per_epoch", "trajectory",
+    "plot_interval", "plot_band",
 ]

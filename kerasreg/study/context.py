@@ -129,13 +129,18 @@ class Context:
 
     # -- per seed ---------------------------------------------------------
     def per_seed(self, fn):
-        """``fn(seed) -> {quantity: float}`` for every seed, stacked into ``{quantity: array (n,)}``."""
+        """``fn(seed) -> {quantity: float}`` for every seed, stacked into ``{quantity: array (n,)}``.
+
+        With ``--verbose`` each seed's quantities are printed as they come.
+        """
         rows = []
         for seed in self.seeds:
             row = fn(seed)
             if not isinstance(row, dict):
                 raise TypeError(f"`fn` must return a dict {{quantity: float}}, got {type(row).__name__} "
                                 f"for seed {seed}.")
+            if self.verbose:
+                print(f"  seed {seed}: " + ", ".join(f"{k} {float(v):.3g}" for k, v in row.items()), flush=True)
             rows.append(row)
         keys = list(rows[0])
         for seed, row in zip(self.seeds, rows):
