@@ -30,7 +30,7 @@ import keras
 import numpy as np
 
 import kerasreg
-from kerasreg import experiment, study
+from kerasreg import study
 
 SUPPORTS = ("epochs",)
 
@@ -49,20 +49,6 @@ def build_mlp(activation, input_dim, num_classes):
         layers.append(keras.layers.Dense(WIDTH, activation=activation, name=f"hidden_{i + 1}"))
     layers.append(keras.layers.Dense(num_classes, name="logits"))
     return keras.Sequential(layers)
-
-
-def draw_weights(model, seed):
-    """Seeded Glorot kernels and zero biases: the same draw for every activation of a seed."""
-    for i, layer in enumerate(model.layers):
-        layer.kernel.assign(keras.initializers.GlorotUniform(seed=seed + 7919 * i)(layer.kernel.shape))
-        layer.bias.assign(np.zeros(layer.bias.shape, "float32"))
-
-
-def batches(x, y, seed):
-    import tensorflow as tf  # tf.data feeds every backend
-
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(BATCH).repeat()
 
 
 def dead_fraction(probe, x):
@@ -89,43 +75,41 @@ def measure(ctx):
                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"],
                           steps_per_execution=steps)
             probe = keras.Model(model.inputs[0], [model.get_layer(f"hidden_{i + 1}").output for i in range(DEPTH)])
-            models[activation] = (model, experiment.snapshot(model), probe)
+            models[activation] = (model, study.snapshot(model), probe)
         return models[activation]
 
     def one_seed(seed):
         data = ctx.split("digits", seed=seed, flatten=True)
         (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = data.train, data.validation, data.test
-        steps = -(-len(x_tr) // BATCH)
+        steps = study.steps_per_epoch(len(x_tr), BATCH)
         out = {}
         for activation in activations:
             model, start, _ = model_for(activation, steps, x_tr.shape[1], data.num_classes)
             finals, val_acc = [], []
             for lr in grid:
-                experiment.restore(model, start, learning_rate=lr)
-                draw_weights(model, seed)
-                model.fit(batches(x_tr, y_tr, seed), steps_per_epoch=steps, epochs=epochs, verbose=0,
+                study.restore(model, start, learning_rate=lr)
+                study.reinitialize(model, seed)  # the same draw for every activation of a seed
+                model.fit(study.batches(x_tr, y_tr, BATCH, seed), steps_per_epoch=steps, epochs=epochs, verbose=0,
                           callbacks=[keras.callbacks.TerminateOnNaN()])
                 val_acc.append(float(model.evaluate(x_va, y_va, batch_size=2048, verbose=0)[1]))
-                finals.append(experiment.snapshot(model))
+                finals.append(study.snapshot(model))
             k = ctx.select(f"learning_rate/{activation}", grid, val_acc, seed=seed, higher_is_better=True)
-            experiment.restore(model, finals[k])
+            study.restore(model, finals[k])
             out[f"test_accuracy/{activation}"] = float(model.evaluate(x_te, y_te, batch_size=2048, verbose=0)[1])
 
         # Part 2: dead units at a normal and at a high learning rate.
         for activation in ("relu", "leaky_relu"):
             model, start, probe = model_for(activation, steps, x_tr.shape[1], data.num_classes)
             for name, lr in (("normal", NORMAL_LR), ("high", HIGH_LR)):
-                experiment.restore(model, start, learning_rate=lr)
-                draw_weights(model, seed)
-                hist = model.fit(batches(x_tr, y_tr, seed), steps_per_epoch=steps, epochs=DEAD_EPOCHS, verbose=0,
+                study.restore(model, start, learning_rate=lr)
+                study.reinitialize(model, seed)
+                hist = model.fit(study.batches(x_tr, y_tr, BATCH, seed), steps_per_epoch=steps, epochs=DEAD_EPOCHS, verbose=0,
                                  callbacks=[keras.callbacks.TerminateOnNaN()])
                 diverged = not np.isfinite(hist.history["loss"][-1])
                 out[f"diverged/{activation}_{name}"] = float(diverged)
                 if activation == "leaky_relu" and name == "high":
                     continue  # it usually diverges: only the count of diverged runs is reported
                 out[f"dead_fraction/{activation}_{name}"] = np.nan if diverged else dead_fraction(probe, x_tr)
-        if ctx.verbose:
-            print(f"  seed {seed}: " + ", ".join(f"{k} {v:.3g}" for k, v in out.items()))
         return out
 
     result = ctx.per_seed(one_seed)
@@ -152,10 +136,7 @@ def measure(ctx):
                            (axes[1], ("relu_normal", "relu_high", "leaky_relu_normal"),
                             "dead_fraction/{}")):
         for j, name in enumerate(names):
-            values = result[key.format(name)]
-            iv = study.t_interval(values)
-            ax.errorbar([j], [iv.mean], yerr=[[iv.mean - iv.low], [iv.high - iv.mean]], fmt="o", capsize=4)
-            ax.plot(np.full(len(values), j) + 0.1, values, ".", color="grey")
+            study.plot_interval(ax, j, result[key.format(name)])
         ax.set_xticks(range(len(names)), names, fontsize=8)
     axes[0].set_ylabel(f"test accuracy after {epochs} epochs")
     axes[1].set_ylabel("fraction of dead hidden units")

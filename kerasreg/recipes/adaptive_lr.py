@@ -30,7 +30,7 @@ a loss that no rate can avoid here.
 import numpy as np
 
 import kerasreg
-from kerasreg import experiment, study
+from kerasreg import study
 
 SUPPORTS = ("epochs",)
 
@@ -106,7 +106,7 @@ def run(name, points, centre, phase, steps):
     c = np.broadcast_to(centre[:, None, None], shape).reshape(-1, 2)
     p = np.broadcast_to(phase[:, None, None], shape).reshape(-1, 2)
     w0 = np.broadcast_to(points[:, None], shape).reshape(-1, 2)
-    path = experiment.trajectory(OPTIMIZERS[name](1.0), [w0 / lr], lambda us: [lr * grad(lr * us[0], c, p)], steps)
+    path = study.trajectory(OPTIMIZERS[name](1.0), [w0 / lr], lambda us: [lr * grad(lr * us[0], c, p)], steps)
     path = np.array([u[0] for u in path], dtype="float64") * lr
     return path.reshape(-1, *shape), c.reshape(shape), p.reshape(shape)
 

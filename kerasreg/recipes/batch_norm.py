@@ -30,7 +30,7 @@ import keras
 import numpy as np
 
 import kerasreg
-from kerasreg import experiment, study
+from kerasreg import study
 
 SUPPORTS = ("epochs",)
 
@@ -56,11 +56,9 @@ def build_mlp(batch_norm, input_dim, num_classes):
     return keras.Sequential(layers)
 
 
-def draw_kernels(model, seed):
-    """Seeded Glorot kernels, the same for both variants (the BN network's Dense layers have no bias)."""
-    for i, name in enumerate([f"dense_{i}" for i in range(DEPTH)] + ["logits"]):
-        layer = model.get_layer(name)
-        layer.kernel.assign(keras.initializers.GlorotUniform(seed=seed + 7919 * i)(layer.kernel.shape))
+def dense_layers(model):
+    """The Dense layers, in order: ``study.reinitialize`` draws the same kernels for both variants from them."""
+    return [model.get_layer(name) for name in [f"dense_{i}" for i in range(DEPTH)] + ["logits"]]
 
 
 def numpy_forward(model, x, batch_statistics):
@@ -80,13 +78,6 @@ def numpy_forward(model, x, batch_statistics):
     return h @ np.asarray(out.kernel, "float64") + np.asarray(out.bias, "float64")
 
 
-def batches(x, y, seed):
-    import tensorflow as tf  # tf.data feeds every backend
-
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(BATCH).repeat()
-
-
 def measure(ctx):
     epochs = ctx.epochs(3, 3)
     grid = (0.03, 0.1, 0.3) if ctx.quick else (0.01, 0.03, 0.1, 0.3, 1.0)
@@ -98,7 +89,7 @@ def measure(ctx):
     def one_seed(seed):
         data = ctx.split("digits", seed=seed, flatten=True)
         (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = data.train, data.validation, data.test
-        steps = -(-len(x_tr) // BATCH)
+        steps = study.steps_per_epoch(len(x_tr), BATCH)
         out = {}
         for variant in VARIANTS:
             if variant not in models:
@@ -107,19 +98,19 @@ def measure(ctx):
                 model.compile(optimizer=kerasreg.optimizers.Momentum(grid[0], momentum=0.9),
                               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                               metrics=["accuracy"], steps_per_execution=steps)
-                models[variant] = (model, experiment.snapshot(model))
+                models[variant] = (model, study.snapshot(model))
             model, start = models[variant]
             finals, val_acc = [], []
             for lr in grid:
-                experiment.restore(model, start, learning_rate=lr)
-                draw_kernels(model, seed)
-                hist = model.fit(batches(x_tr, y_tr, seed), steps_per_epoch=steps, epochs=epochs, verbose=0,
+                study.restore(model, start, learning_rate=lr)
+                study.reinitialize(dense_layers(model), seed)
+                hist = model.fit(study.batches(x_tr, y_tr, BATCH, seed), steps_per_epoch=steps, epochs=epochs, verbose=0,
                                  callbacks=[keras.callbacks.TerminateOnNaN()])
                 ctx.log_history(f"{variant}_lr{lr:g}", seed, {"loss": hist.history["loss"]})
                 val_acc.append(float(model.evaluate(x_va, y_va, batch_size=2048, verbose=0)[1]))
-                finals.append(experiment.snapshot(model))
+                finals.append(study.snapshot(model))
             k = ctx.select(f"learning_rate/{variant}", grid, val_acc, seed=seed, higher_is_better=True)
-            experiment.restore(model, finals[k])
+            study.restore(model, finals[k])
             out[f"test_accuracy/{variant}"] = float(model.evaluate(x_te, y_te, batch_size=2048, verbose=0)[1])
             out[f"validation_accuracy/{variant}"] = val_acc[k]
 
@@ -133,8 +124,6 @@ def measure(ctx):
         training = keras.ops.convert_to_numpy(model(x_small, training=True))  # (also updates the moving averages)
         out["training_vs_numpy_batch_stats"] = float(np.max(np.abs(training - expected_training)))
         out["training_vs_inference"] = float(np.max(np.abs(training - inference)))
-        if ctx.verbose:
-            print(f"  seed {seed}: " + ", ".join(f"{k} {v:.3g}" for k, v in out.items()))
         return out
 
     result = ctx.per_seed(one_seed)
@@ -151,10 +140,7 @@ def measure(ctx):
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for k, v in enumerate(VARIANTS):
-        values = result[f"test_accuracy/{v}"]
-        iv = study.t_interval(values)
-        ax.errorbar([k], [iv.mean], yerr=[[iv.mean - iv.low], [iv.high - iv.mean]], fmt="o", capsize=4)
-        ax.plot(np.full(len(values), k) + 0.1, values, ".", color="grey")
+        study.plot_interval(ax, k, result[f"test_accuracy/{v}"])
     ax.set_xticks(range(len(VARIANTS)), VARIANTS)
     ax.set_ylabel(f"test accuracy after {epochs} epochs")
     ctx.figure("batch_norm.png", fig, "Test accuracy after the short budget, each variant at its selected learning "

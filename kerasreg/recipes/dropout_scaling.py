@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 import kerasreg
-from kerasreg import experiment, study
+from kerasreg import study
 
 SUPPORTS = ("epochs",)
 
@@ -45,24 +45,6 @@ def build_model(input_shape, num_classes):
     ])
 
 
-def reseed(model, seed):
-    """This seed's initial weights (seeded Glorot, zero biases) and dropout masks (each layer's seed state)."""
-    for i, layer in enumerate(model.layers):
-        if isinstance(layer, keras.layers.Dense):
-            layer.kernel.assign(keras.initializers.GlorotUniform(seed=seed + 7919 * i)(layer.kernel.shape))
-            layer.bias.assign(np.zeros(layer.bias.shape, "float32"))
-        else:  # a SeedGenerator's state is (seed, counter)
-            state = layer.seed_generator.state
-            state.assign(np.array([(seed + 104729 * i) % 2**31, 0], dtype=state.dtype))
-
-
-def batches(x, y, seed):
-    import tensorflow as tf  # tf.data feeds every backend
-
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(BATCH).repeat()
-
-
 def measure(ctx):
     epochs = ctx.epochs(30, 60)
     samples = [1, 4, 16, 64] if ctx.quick else [1, 4, 16, 64, 256]
@@ -76,16 +58,16 @@ def measure(ctx):
     def one_seed(seed):
         data = ctx.split("digits", seed=seed, validation=0.2, test=0.3, flatten=True)
         (x_tr, y_tr), (x_te, y_te) = data.train, data.test
-        steps = -(-len(x_tr) // BATCH)
+        steps = study.steps_per_epoch(len(x_tr), BATCH)
         if not state:
             model = build_model(data.input_shape, data.num_classes)
             model.compile(optimizer=kerasreg.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
                           metrics=["accuracy"], steps_per_execution=steps)
-            state["model"], state["start"] = model, experiment.snapshot(model)
+            state["model"], state["start"] = model, study.snapshot(model)
         model = state["model"]
-        experiment.restore(model, state["start"])
-        reseed(model, seed)
-        hist = model.fit(batches(x_tr, y_tr, seed), steps_per_epoch=steps, epochs=epochs, verbose=0)
+        study.restore(model, state["start"])
+        study.reinitialize(model, seed)  # this seed's initial weights and dropout masks
+        hist = model.fit(study.batches(x_tr, y_tr, BATCH, seed), steps_per_epoch=steps, epochs=epochs, verbose=0)
         ctx.log_history("classic_dropout", seed, {"loss": hist.history["loss"], "accuracy": hist.history["accuracy"]})
         # Weight scaling: the deterministic network (each dropout layer multiplies by p).
         p_ws = keras.ops.convert_to_numpy(model(x_te, training=False))
@@ -102,8 +84,6 @@ def measure(ctx):
         out["accuracy_abs_difference"] = abs(out[f"test_accuracy/monte_carlo_{last}"]
                                              - out["test_accuracy/weight_scaling"])
         curves.append(row)
-        if ctx.verbose:
-            print(f"  seed {seed}: " + ", ".join(f"{k} {v:.3g}" for k, v in out.items()))
         return out
 
     result = ctx.per_seed(one_seed)
@@ -114,11 +94,9 @@ def measure(ctx):
 
     import matplotlib.pyplot as plt
 
-    curves = np.array(curves)
-    ivs = [study.t_interval(curves[:, j]) for j in range(len(samples))]
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.semilogx(samples, [iv.mean for iv in ivs], "o-", label="Monte Carlo average vs weight scaling")
-    ax.fill_between(samples, [iv.low for iv in ivs], [iv.high for iv in ivs], alpha=0.25)
+    study.plot_band(ax, samples, curves, "o-", alpha=0.25, label="Monte Carlo average vs weight scaling")
+    ax.set_xscale("log")
     ax.set_xlabel("sampled sub-networks")
     ax.set_ylabel("mean L1 distance of test probabilities")
     ax.legend()

@@ -34,7 +34,7 @@ import numpy as np
 from keras import ops
 
 import kerasreg
-from kerasreg import experiment, study
+from kerasreg import study
 
 SUPPORTS = ("epochs",)
 
@@ -134,8 +134,8 @@ def library_path(w0, lr, steps):
     """
     opt = kerasreg.optimizers.GradientClipping(kerasreg.optimizers.SGD(1.0), mode="norm", threshold=THRESHOLD)
     lr = np.asarray(lr, dtype="float64")
-    path = experiment.trajectory(opt, list(w0 / lr[:, None]),
-                                 lambda us: [cliff_grad(u * r) for u, r in zip(us, lr)], steps)
+    path = study.trajectory(opt, list(w0 / lr[:, None]),
+                            lambda us: [cliff_grad(u * r) for u, r in zip(us, lr)], steps)
     return np.array(path[-1], dtype="float64") * lr[:, None], opt
 
 

@@ -38,7 +38,7 @@ import keras
 import numpy as np
 
 import kerasreg
-from kerasreg import experiment, study
+from kerasreg import study
 
 SUPPORTS = ("epochs",)
 
@@ -51,6 +51,7 @@ DEPTH, WIDTH = 10, 100
 SMALL, LARGE = 0.01, 0.5
 LSUV_TOL = 0.1
 PROBE = 512
+BATCH = 64
 DRAWS = 4  # weight draws per seed for the variances (geometric mean): one draw of 10 layers is noisy
 SCHEMES = ("small", "large", "Xavier", "He", "NormalizedUniform", "SparseInit", "LSUV")
 LABELS = {"small": f"N(0, {SMALL}^2)", "large": f"N(0, {LARGE}^2)"}
@@ -86,11 +87,9 @@ def initialize(model, scheme, seed, x_batch):
     saves building (and tracing) a new one per scheme and seed.
     """
     dense = [model.get_layer(f"hidden_{i + 1}") for i in range(DEPTH)] + [model.get_layer("output")]
-    for i, layer in enumerate(dense):
-        if scheme != "LSUV":  # LSUV draws its own (orthonormal) kernels below
-            init = initializer(scheme, seed + 7919 * i)
-            layer.kernel.assign(init(tuple(layer.kernel.shape), dtype="float32"))
-        layer.bias.assign(np.zeros(layer.bias.shape, "float32"))
+    # LSUV draws its own (orthonormal) kernels below: only the biases are zeroed for it.
+    draw = None if scheme == "LSUV" else (lambda seed: initializer(scheme, seed))
+    study.reinitialize(dense, seed, initializer=draw)
     if scheme == "LSUV":
         kerasreg.initializers.lsuv_initialize(model, x_batch, tol=LSUV_TOL, seed=seed)
 
@@ -115,18 +114,11 @@ def standardized(data):
     return [((x - mu) / sd).astype("float32") for x in (data.train[0], data.validation[0], data.test[0])]
 
 
-def batches(x, y, seed, batch_size=64):
-    import tensorflow as tf  # tf.data feeds every backend
-
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).repeat()
-
-
 def measure(ctx):
     epochs = ctx.epochs(5, 8)
     grid = (0.01, 0.1) if ctx.quick else (0.003, 0.01, 0.03, 0.1)
     ctx.setting("network", f"{DEPTH}x{WIDTH} ReLU MLP, biases zero")
-    ctx.setting("training", f"momentum SGD (0.9), batches of 64, {epochs} epochs, learning rate per scheme and seed "
+    ctx.setting("training", f"momentum SGD (0.9), batches of {BATCH}, {epochs} epochs, learning rate per scheme and seed "
                             f"selected on validation accuracy from {list(grid)}")
     nets = {}
     variances_all = {s: [] for s in SCHEMES}
@@ -148,8 +140,8 @@ def measure(ctx):
             model = build_mlp(x_tr.shape[1], data.num_classes)
             model.compile(optimizer=kerasreg.optimizers.Momentum(grid[0], momentum=0.9),
                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"],
-                          steps_per_execution=-(-len(x_tr) // 64))
-            nets["train"] = (model, experiment.snapshot(model))
+                          steps_per_execution=study.steps_per_epoch(len(x_tr), BATCH))
+            nets["train"] = (model, study.snapshot(model))
         net, probe = nets["probe"]
         out, initial = {}, {}
         for scheme in SCHEMES:
@@ -174,21 +166,19 @@ def measure(ctx):
 
         # Training: He against the small scale, each at its best learning rate on validation.
         model, start = nets["train"]
-        steps = -(-len(x_tr) // 64)
+        steps = study.steps_per_epoch(len(x_tr), BATCH)
         for scheme in ("He", "small"):
             finals, val_acc = [], []
             for lr in grid:
-                experiment.restore(model, start, learning_rate=lr)
+                study.restore(model, start, learning_rate=lr)
                 model.set_weights(initial[scheme])
-                model.fit(batches(x_tr, y_tr, seed), steps_per_epoch=steps, epochs=epochs, verbose=0,
+                model.fit(study.batches(x_tr, y_tr, BATCH, seed), steps_per_epoch=steps, epochs=epochs, verbose=0,
                           callbacks=[keras.callbacks.TerminateOnNaN()])
                 val_acc.append(float(model.evaluate(x_va, y_va, batch_size=2048, verbose=0)[1]))
                 finals.append(model.get_weights())
             k = ctx.select(f"learning_rate/{scheme}", grid, val_acc, seed=seed, higher_is_better=True)
             model.set_weights(finals[k])
             out[f"test_accuracy/{scheme}"] = float(model.evaluate(x_te, y_te, batch_size=2048, verbose=0)[1])
-        if ctx.verbose:
-            print(f"  seed {seed}: " + ", ".join(f"{k} {v:.3g}" for k, v in out.items()))
         return out
 
     result = ctx.per_seed(one_seed)
@@ -207,10 +197,7 @@ def measure(ctx):
     for s in SCHEMES:
         for ax, values in ((axes[0], variances_all[s]), (axes[1], gradients_all[s])):
             logs = np.log10(np.maximum(np.array(values), 1e-300))
-            ivs = [study.t_interval(logs[:, j]) for j in range(DEPTH)]
-            mean = np.array([iv.mean for iv in ivs])
-            ax.plot(layers, mean, "o-", ms=3, label=LABELS.get(s, s))
-            ax.fill_between(layers, [iv.low for iv in ivs], [iv.high for iv in ivs], alpha=0.2)
+            study.plot_band(ax, layers, logs, "o-", ms=3, label=LABELS.get(s, s))
     axes[0].axhspan(math.log10(1 - LSUV_TOL), math.log10(1 + LSUV_TOL), color="grey", alpha=0.2)
     axes[0].set_ylabel("log10 activation variance")
     axes[0].set_title(f"Forward: {DEPTH} ReLU layers of {WIDTH}")

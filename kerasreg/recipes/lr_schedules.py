@@ -34,7 +34,7 @@ import numpy as np
 from keras import ops
 
 import kerasreg
-from kerasreg import experiment, study
+from kerasreg import study
 from kerasreg.optimizers import schedules
 
 SUPPORTS = ("epochs", "dataset")
@@ -77,7 +77,7 @@ class OneOf(keras.optimizers.schedules.LearningRateSchedule):
 
 def reset(model, state, fresh):
     """Optimizer state back to its start, weights set to those of the freshly built model ``fresh``."""
-    experiment.restore(model, state)
+    study.restore(model, state)
     for variable, value in zip(model.weights, fresh.weights):
         variable.assign(value)
 
@@ -115,14 +115,14 @@ def measure(ctx):
     }
     # Two compiled models serve every seed: tracing costs about a second, a run here a fraction of one.
     constant = build(first.input_shape, first.num_classes)
-    per_epoch = int(np.ceil(len(first.train[0]) / 32))  # one Python call per epoch's worth of steps
+    per_epoch = study.steps_per_epoch(len(first.train[0]), 32)  # one Python call per epoch's worth of steps
     constant.compile(optimizer=kerasreg.optimizers.Momentum(1e-3, momentum=0.9), loss=LOSS,
                      steps_per_execution=per_epoch)
     schedule = OneOf([unit[k] for k in SCHEDULES])
     scheduled = build(first.input_shape, first.num_classes)
     scheduled.compile(optimizer=kerasreg.optimizers.Momentum(schedule, momentum=0.9), loss=LOSS,
                       steps_per_execution=per_epoch)
-    states = experiment.snapshot(constant), experiment.snapshot(scheduled)
+    states = study.snapshot(constant), study.snapshot(scheduled)
     rows = []
     for seed in ctx.seeds:
         data = ctx.split(name, seed=seed, flatten=True)

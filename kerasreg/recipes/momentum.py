@@ -35,7 +35,7 @@ training (see ``kerasreg.optimizers.Nesterov``); its loss is read there.
 import numpy as np
 
 import kerasreg
-from kerasreg import experiment, study
+from kerasreg import study
 
 SUPPORTS = ("epochs",)
 
@@ -90,7 +90,7 @@ def sweep(name, alpha, lrs, kappas, points, steps):
 
     # Rows whose learning rate is too large diverge to inf/nan: expected, so numpy need not warn.
     with np.errstate(over="ignore", invalid="ignore"):
-        path = experiment.trajectory(OPTIMIZERS[name](alpha), [w0], grad, steps)
+        path = study.trajectory(OPTIMIZERS[name](alpha), [w0], grad, steps)
     final = log_ratio(path[-1][0], w0, diag).reshape(n_seeds, len(lrs), n_points)
     return final, np.array([p[0] for p in path]).reshape(len(path), n_seeds, len(lrs), n_points, 2)
 

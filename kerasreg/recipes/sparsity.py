@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 import kerasreg
-from kerasreg import experiment, regularizers, study
+from kerasreg import regularizers, study
 
 SUPPORTS = ("epochs",)
 
@@ -58,20 +58,6 @@ def build(input_shape, num_classes, activation, penalties):
     return model
 
 
-def draw_weights(model, seed):
-    """Seeded Glorot kernels and zero biases: the same draw for every penalty of a seed."""
-    for i, layer in enumerate(model.layers):
-        layer.kernel.assign(keras.initializers.GlorotUniform(seed=seed + 7919 * i)(layer.kernel.shape))
-        layer.bias.assign(np.zeros(layer.bias.shape, "float32"))
-
-
-def batches(x, y, seed):
-    import tensorflow as tf  # tf.data feeds every backend
-
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(BATCH).repeat()
-
-
 def measure(ctx):
     epochs = ctx.epochs(20, 40)
     ctx.setting("network", "2x100 MLP (ReLU; sigmoid for KL sparsity and its reference)")
@@ -83,7 +69,7 @@ def measure(ctx):
     def one_seed(seed):
         data = ctx.split("digits", seed=seed, flatten=True)
         (x_tr, y_tr), (x_te, y_te) = data.train, data.test
-        steps = -(-len(x_tr) // BATCH)
+        steps = study.steps_per_epoch(len(x_tr), BATCH)
         out = {}
         for name, (activation, penalties) in VARIANTS.items():
             if name not in models:
@@ -94,11 +80,11 @@ def measure(ctx):
                 model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                               metrics=["accuracy"], steps_per_execution=steps)
                 hidden = keras.Model(model.inputs[0], model.get_layer("hidden2").output)
-                models[name] = (model, experiment.snapshot(model), hidden)
+                models[name] = (model, study.snapshot(model), hidden)
             model, start, hidden = models[name]
-            experiment.restore(model, start)
-            draw_weights(model, seed)
-            model.fit(batches(x_tr, y_tr, seed), steps_per_epoch=steps, epochs=epochs, verbose=0)
+            study.restore(model, start)
+            study.reinitialize(model, seed)  # the same draw for every penalty of a seed
+            model.fit(study.batches(x_tr, y_tr, BATCH, seed), steps_per_epoch=steps, epochs=epochs, verbose=0)
             kernels = np.concatenate([np.abs(keras.ops.convert_to_numpy(layer.kernel)).ravel()
                                       for layer in model.layers])
             h = keras.ops.convert_to_numpy(hidden(x_te, training=False))
@@ -112,8 +98,6 @@ def measure(ctx):
                                                                  / max(out["near_zero_weights/l2"], 1e-6)))
         out["mean_activation_ratio/activity_l1_over_none"] = (out["mean_activation/activity_l1"]
                                                              / out["mean_activation/none"])
-        if ctx.verbose:
-            print(f"  seed {seed}: " + ", ".join(f"{k} {v:.3g}" for k, v in out.items()))
         return out
 
     result = ctx.per_seed(one_seed)
