@@ -62,9 +62,11 @@ class GradientMonitoring(OptimizerWrapper):
     summed over replicas (the global batch's), divided by the inner
     optimizer's ``loss_scale_factor``; they are measured before the inner
     optimizer's own clipping and before any ``GradientClipping`` placed
-    inside this wrapper.  The norm is computed as ``m ||g / m||`` with
-    ``m = max |g|`` so that gradients whose squares overflow float32 still
-    get a finite norm.  With gradient accumulation on the inner optimizer,
+    inside this wrapper.  The norm is computed as ``sqrt(sum g^2)``, and
+    again as ``m ||g / m||`` with ``m = max |g|`` at a step where a sum of
+    squares overflowed or fell below ``1e-20``, so that gradients whose
+    squares overflow (or underflow) float32 still get the right norm.  Between
+    recorded steps (``every_n_steps > 1``) no norm is computed.  With gradient accumulation on the inner optimizer,
     each micro-batch's gradient is a step.
 
     Args:
@@ -108,35 +110,60 @@ class GradientMonitoring(OptimizerWrapper):
         """The variables whose gradient norms are recorded, column by column."""
         return list(_keras_compat.optimizer_trainable_variables(self))
 
+    def _norm_row(self, grads):
+        """``||g_j||`` of every column as a ``(P,)`` float32 vector (0 where ``g_j`` is None).
+
+        ``sqrt(sum g_j^2)``: two passes over each gradient.  Where a sum of
+        squares overflowed (a huge but finite gradient) or is below ``1e-20``
+        (squares of tiny entries underflow), the whole row is recomputed with
+        ``safe_norm``; a tensor ``cond`` runs that branch only then.
+        """
+        dense = []
+        for g in grads:
+            if g is not None and _is_indexed_slices(g):
+                g = g.values  # embeddings' sparse gradient: the rows it touches
+            dense.append(g)
+
+        def squares():
+            return ops.stack([ops.zeros((), "float32") if g is None
+                              else ops.sum(ops.square(ops.cast(g, "float32"))) for g in dense])
+
+        def safe():
+            return ops.stack([ops.zeros((), "float32") if g is None else safe_norm(g)
+                              for g in dense])
+
+        sums = squares()
+        plain = ops.logical_and(ops.isfinite(sums), ops.logical_or(sums >= 1e-20, sums == 0))
+        return ops.cond(ops.all(plain), lambda: ops.sqrt(sums), safe)
+
     def _apply_wrapped(self, grads, variables):
         summed = self._global_gradient(grads)
         by_index = {_keras_compat.optimizer_variable_index(self, v): g
                     for g, v in zip(summed, variables)}
         width = len(_keras_compat.optimizer_trainable_variables(self))
-        zero = ops.zeros((), "float32")
-        row = []
-        for j in range(width):
-            g = by_index.get(j)
-            if _is_indexed_slices(g):
-                g = g.values  # embeddings' sparse gradient: the rows it touches
-            row.append(zero if g is None else safe_norm(g))
-        row = ops.reshape(ops.stack(row), (1, len(row)))
+        in_order = [by_index.get(j) for j in range(width)]
         step = ops.cast(self.iterations, "int32")
-        logged = ops.equal(ops.mod(step, self.every_n_steps), 0)
+        if self.every_n_steps == 1:
+            logged = None
+            row = self._norm_row(in_order)
+        else:  # the norms only at the recorded steps
+            logged = ops.equal(ops.mod(step, self.every_n_steps), 0)
+            row = ops.cond(logged, lambda: self._norm_row(in_order),
+                           lambda: ops.zeros((width,), "float32"))
+        # The row goes to the next free slot at every step; only a recorded
+        # step advances `norm_count`, so an unrecorded one is overwritten.
         count = self.norm_count.value
         slot = ops.mod(count, self.capacity)
-        old_row = ops.slice(self.norms.value, ops.stack([slot, 0 * slot]), (1, width))
         self.norms.assign(ops.slice_update(self.norms.value, ops.stack([slot, 0 * slot]),
-                                           ops.where(logged, row, old_row)))
-        old_step = ops.slice(self.norm_steps.value, ops.reshape(slot, (1,)), (1,))
-        self.norm_steps.assign(ops.slice_update(
-            self.norm_steps.value, ops.reshape(slot, (1,)),
-            ops.where(logged, ops.reshape(step, (1,)), old_step)))
-        self.norm_count.assign(count + ops.cast(logged, "int32"))
+                                           ops.reshape(row, (1, width))))
+        self.norm_steps.assign(ops.slice_update(self.norm_steps.value, ops.reshape(slot, (1,)),
+                                                ops.reshape(step, (1,))))
+        self.norm_count.assign(count + (1 if logged is None else ops.cast(logged, "int32")))
         for j, keep in enumerate(self.gradients):
-            g = by_index.get(j)
+            g = in_order[j]
             if g is not None and not _is_indexed_slices(g):
-                keep.assign(ops.where(logged, ops.cast(g, keep.dtype), keep.value))
+                value = ops.cast(g, keep.dtype)
+                keep.assign(value if logged is None else ops.where(logged, value, keep.value))
         self.optimizer.apply(grads, variables)
 
     def get_config(self):
