@@ -87,6 +87,21 @@ def _stratified_order(y, rng):
     return np.argsort(key, kind="stable")
 
 
+def _png(pixels):
+    """PNG bytes of a 2-D uint8 grey-scale image (filter 0 on every row, zlib-compressed)."""
+    import struct
+    import zlib
+
+    height, width = pixels.shape
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + row.tobytes() for row in np.ascontiguousarray(pixels, dtype=np.uint8))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey, no interlace
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
 class Context:
     """The run of one study: built by ``kerasreg.study.run``, handed to ``measure``.
 
@@ -282,6 +297,37 @@ class Context:
                             for k, v in hparams.items()}, trial_id=f"{variant}/seed_{seed}")
             writer.writer.flush()
         # Close the scalars' event file (``writer.writer`` would open a second, TensorFlow-made one).
+        writer.close()
+
+    def log_histograms(self, variant, seed, arrays, step=0):
+        """Write ``{tag: array}`` as TensorBoard histograms (30 buckets) at ``step`` in the variant's folder."""
+        from kerasreg.callbacks._summary import SummaryWriter
+
+        writer = SummaryWriter(self.tensorboard(variant, seed))
+        writer.histograms(arrays, step=step)
+        writer.close()
+
+    def log_images(self, variant, seed, tag, images, step=0, description=""):
+        """Write grey-scale images ``(n, height, width)`` with values in [0, 1] as one TensorBoard image summary.
+
+        The images are PNG-encoded here (no TensorFlow needed), shown as
+        ``tag/image/0`` ... in TensorBoard's Images tab.
+        """
+        from kerasreg.callbacks._summary import SummaryWriter
+        from tensorboard.compat.proto import summary_pb2
+
+        images = np.asarray(images, dtype="float64")
+        if images.ndim != 3:
+            raise ValueError(f"`images` must have shape (n, height, width), got {images.shape}.")
+        summary = summary_pb2.Summary()
+        for i, image in enumerate(np.clip(images, 0.0, 1.0)):
+            pixels = np.round(image * 255).astype(np.uint8)
+            summary.value.add(tag=f"{tag}/image/{i}", image=summary_pb2.Summary.Image(
+                height=pixels.shape[0], width=pixels.shape[1], colorspace=1, encoded_image_string=_png(pixels)))
+        if description:
+            summary.value[0].metadata.summary_description = description
+        writer = SummaryWriter(self.tensorboard(variant, seed))
+        writer.summary(summary, step)
         writer.close()
 
     def figure(self, filename, fig, caption=""):
