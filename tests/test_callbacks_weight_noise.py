@@ -36,8 +36,8 @@ def _reference(epochs, sigma=SIGMA, seed=SEED):
     b = np.array([0.3], "float64")
     traj = []
     for _ in range(epochs):  # one full batch per epoch
-        ew = sigma * np.array(keras.random.normal((D, 1), seed=gen))
-        eb = sigma * np.array(keras.random.normal((1,), seed=gen))
+        z = np.array(keras.random.normal((D + 1,), seed=gen))  # one draw, cut in variable order
+        ew, eb = sigma * z[:D].reshape(D, 1), sigma * z[D:]
         r = x @ (w + ew) + (b + eb) - y
         w, b = w - LR * 2 * x.T @ r / M, b - LR * 2 * r.mean(0)
         traj.append([w.copy(), b.copy()])

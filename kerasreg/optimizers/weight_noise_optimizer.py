@@ -37,7 +37,8 @@ class WeightNoiseOptimizer(OptimizerWrapper):
     z ~ N(0, I);  W' -> W' + sigma z
     ```
 
-    ``z = keras.random.normal(v.shape, seed=g)`` for each variable ``v`` in
+    ``z`` for all variables is one draw ``keras.random.normal((P,), seed=g)``
+    (``P`` the number of trainable weights), cut into the variables in
     ``model.trainable_variables`` order, ``g`` a ``SeedGenerator(seed)``
     owned by the wrapper (under XLA TensorFlow's stateless generator yields
     other draws of the same distribution).
@@ -61,8 +62,9 @@ class WeightNoiseOptimizer(OptimizerWrapper):
 
     State (optimizer variables, saved with the model): ``noise_stddev``
     (``sigma``), ``applied_stddev`` (the ``sigma`` with which ``z`` is in the
-    weights now; 0 when they are clean), ``noise_drawn`` and one ``noise_<j>``
-    per trainable variable (the unit draw ``z``).
+    weights now; 0 when they are clean), ``noise_drawn`` and ``noise``
+    (the unit draw ``z`` of every trainable variable, flattened and
+    concatenated, float32).
 
     Departures: ``W`` is recovered by subtracting ``sigma z``, exact up to
     float rounding (one ulp of ``|W| + |eps|``).  Not under ``tf.distribute``
@@ -103,19 +105,21 @@ class WeightNoiseOptimizer(OptimizerWrapper):
             "noise_stddev", initializer=keras.initializers.Constant(self.stddev))
         self.applied_stddev = self._add_state("applied_stddev")
         self.noise_drawn = self._add_state("noise_drawn", dtype="int32")
-        self.noise = [self._add_state(f"noise_{j}", shape=v.shape, dtype=v.dtype)
-                      for j, v in enumerate(var_list)]
+        self._shapes = [tuple(int(d) for d in v.shape) for v in var_list]
+        sizes = [int(np.prod(shape)) for shape in self._shapes]
+        self._splits = np.cumsum(sizes)[:-1].tolist()
+        self.noise = self._add_state("noise", shape=(int(sum(sizes)),))
 
     def _draw(self):
-        for z in self.noise:
-            z.assign(keras.random.normal(z.shape, dtype=z.dtype, seed=self.seed_generator))
+        self.noise.assign(keras.random.normal(self.noise.shape, seed=self.seed_generator))
         self.noise_drawn.assign(1)
 
     def _shift(self, variables, delta):
-        """``v += delta * z_v`` for every variable (``delta`` a float32 scalar)."""
+        """``v += delta_v`` for every variable; ``delta`` is flat, in ``noise``'s layout."""
+        pieces = ops.split(delta, self._splits) if self._splits else [delta]
         for v in variables:
-            z = self.noise[_keras_compat.optimizer_variable_index(self, v)]
-            v.assign(v + ops.cast(delta, v.dtype) * z)
+            j = _keras_compat.optimizer_variable_index(self, v)
+            v.assign_add(ops.cast(ops.reshape(pieces[j], self._shapes[j]), v.dtype))
 
     def add_noise(self):
         """Put ``sigma z`` into the weights (``z`` drawn now if none is pending).
@@ -129,7 +133,8 @@ class WeightNoiseOptimizer(OptimizerWrapper):
         if int(np.asarray(ops.convert_to_numpy(self.noise_drawn))) == 0:
             self._draw()
         sigma = float(np.asarray(ops.convert_to_numpy(self.noise_stddev)))
-        self._shift(_keras_compat.optimizer_trainable_variables(self), sigma - self.applied_stddev)
+        delta = ops.cast(sigma - self.applied_stddev, "float32") * self.noise.value
+        self._shift(_keras_compat.optimizer_trainable_variables(self), delta)
         # A Python float: on JAX, assigning the other variable would share its
         # buffer, which the compiled step may not donate twice.
         self.applied_stddev.assign(sigma)
@@ -138,19 +143,25 @@ class WeightNoiseOptimizer(OptimizerWrapper):
         """Take the noise out of the weights (they hold ``W`` again); idempotent."""
         if not self.built:
             return
-        self._shift(_keras_compat.optimizer_trainable_variables(self), -self.applied_stddev)
+        self._shift(_keras_compat.optimizer_trainable_variables(self),
+                    -self.applied_stddev.value * self.noise.value)
         self.applied_stddev.assign(0.0)
 
     def _apply_wrapped(self, grads, variables):
+        # Every step is one draw of all z and, per variable, two in-place
+        # adds: the flat noise is scaled once and split (not one random op,
+        # read, multiply and assign per variable; on TensorFlow without XLA
+        # each op costs executor time).
         applied = self.applied_stddev.value
         on = ops.greater(applied, 0.0)
-        self._shift(variables, -applied)
+        z = self.noise.value
+        self._shift(variables, -applied * z)
         self.optimizer.apply(grads, variables)
-        for z in self.noise:  # a fresh z while the noise is on
-            fresh = keras.random.normal(z.shape, dtype=z.dtype, seed=self.seed_generator)
-            z.assign(ops.where(on, fresh, z.value))
+        fresh = keras.random.normal(self.noise.shape, seed=self.seed_generator)
+        z = ops.where(on, fresh, z)  # a fresh z while the noise is on
+        self.noise.assign(z)
         sigma = ops.where(on, self.noise_stddev.value, 0.0)
-        self._shift(variables, sigma)
+        self._shift(variables, sigma * z)
         self.applied_stddev.assign(sigma)
 
     def get_config(self):
