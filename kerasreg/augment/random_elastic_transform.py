@@ -158,6 +158,8 @@ class RandomElasticTransform(keras.layers.RandomElasticTransform):
     def displacement(self, noise, distortion_factor):
         """``d = alpha * G_sigma * (sigma * noise)`` for noise (B, 2, H, W), s (B,)."""
         np_ = self.backend.numpy
+        # numpy arguments too (numpy * torch.Tensor is a TypeError on torch).
+        noise = self.backend.convert_to_tensor(noise)
         height, width = _static_size(noise.shape[2], noise.shape[3])
         s = self.backend.cast(distortion_factor, noise.dtype)
         alpha = 0.1 * max(height, width) * s
