@@ -2,7 +2,7 @@
 
 import json
 import time
-import math
+import warnings
 
 import keras
 import numpy as np
@@ -10,6 +10,7 @@ from keras import ops
 
 from kerasreg import _keras_compat
 from kerasreg.stacked import _backend
+from kerasreg.stacked.vectorize import describe, nonvectorizable_layer
 from kerasreg.stacked.order import _signed, epoch_order_tensor
 
 __all__ = ["fit", "StackedResult"]
@@ -212,8 +213,9 @@ def _numpy(variables):
 class _Group:
     """Copies that share one configuration: one template model, stacked variable values."""
 
-    def __init__(self, members, models, optimizers):
+    def __init__(self, members, models, optimizers, vectorized=True):
         self.members = members  # indices into copies
+        self.vectorized = vectorized  # False: one copy, trained without a vectorizing transformation
         self.model = models[0]
         optimizer = _keras_compat.stateless_optimizer(optimizers[0])
         optimizer.build(self.model.trainable_variables)
@@ -268,13 +270,14 @@ def _build_program(groups, x, ys, seeds, hps, eval_data, loss_fn, metric_fns, ba
             sums = [ops.sum(fn(yb, y_pred)) for fn in metric_fns.values()]
             return total, (ntv, sums)
 
-        value_and_grad = _backend.vectorized_value_and_grad(copy_loss)
+        value_and_grad = _backend.vectorized_value_and_grad(copy_loss, vectorize=group.vectorized)
+
         def copy_apply(ov, grads, tv, hp):
             with _substituted(sites, [hp[j] for j in range(len(sites))]):  # constraints
                 tv, ov = optimizer.stateless_apply(ov, grads, tv)
             return ov, tv
 
-        apply = _backend.vectorized(copy_apply)
+        apply = _backend.vectorized(copy_apply, vectorize=group.vectorized)
 
         def step(tv, ntv, ov, idx, y, hp):
             (total, (ntv, sums)), grads = value_and_grad(tv, ntv, idx, y, hp)
@@ -340,7 +343,8 @@ def _build_program(groups, x, ys, seeds, hps, eval_data, loss_fn, metric_fns, ba
                 values = [s / n for s in sums]
                 for set_name, (xe, ye) in eval_data.items():
                     fn = eval_fns[gi]
-                    out = _backend.vectorized(lambda tv, ntv, fn=fn, xe=xe, ye=ye: fn(tv, ntv, xe, ye))(tv, ntv)
+                    out = _backend.vectorized(lambda tv, ntv, fn=fn, xe=xe, ye=ye: fn(tv, ntv, xe, ye),
+                                              vectorize=group.vectorized)(tv, ntv)
                     values += list(out)
                 new_state.append((tv, ntv, ov))
                 row = ops.arange(n_epochs, dtype="int32")[:, None] == ops.cast(e, "int32")  # (n_epochs, 1)
@@ -417,9 +421,11 @@ class StackedResult:
 
 
 def fit(model_fn, optimizer_fn, copies, x, y, *, loss, metrics=("accuracy",), epochs, batch_size=32,
-        validation_data=None, eval_sets=None, epochs_per_call=None):
+        validation_data=None, eval_sets=None, epochs_per_call=None, vectorize="auto"):
     """Train K copies of one Keras model at once; see the ``kerasreg.stacked`` module docstring."""
     copies = _check_copies(copies)
+    if vectorize not in (True, False, "auto") or isinstance(vectorize, (int, float)) and not isinstance(vectorize, bool):
+        raise ValueError(f"`vectorize` must be True, False or 'auto', got {vectorize!r}.")
     epochs = _positive_int("epochs", epochs)
     batch_size = _positive_int("batch_size", batch_size)
     epochs_per_call = epochs if epochs_per_call is None else _positive_int("epochs_per_call", epochs_per_call)
@@ -453,7 +459,25 @@ def fit(model_fn, optimizer_fn, copies, x, y, *, loss, metrics=("accuracy",), ep
         keys.setdefault(_group_key(model, optimizer), []).append(i)
     eval_data = _eval_sets(validation_data, eval_sets, x.shape[1:])
 
-    groups = [_Group(m, [models[i] for i in m], [optimizers[i] for i in m]) for m in keys.values()]
+    groups = []
+    for members in keys.values():
+        alone = vectorize is False
+        if not alone:
+            found = nonvectorizable_layer(models[members[0]])
+            if found is not None:
+                layer, reason = found
+                message = (f"kerasreg.stacked cannot vectorize the {describe(layer)} of the model built for "
+                           f"copies {members} ({reason}).")
+                if vectorize is True:
+                    raise ValueError(f"{message} Pass `vectorize=False` (or 'auto') to train these copies one at a "
+                                     "time in the same program, or make the layer vectorizable (no host callbacks, "
+                                     "operations that jax.vmap / tf.vectorized_map can batch).")
+                warnings.warn(f"{message} These copies are trained one at a time (`vectorize='auto'`).", stacklevel=2)
+                alone = True
+        if alone:
+            groups += [_Group([i], [models[i]], [optimizers[i]], vectorized=False) for i in members]
+        else:
+            groups.append(_Group(members, [models[i] for i in members], [optimizers[i] for i in members]))
     del models, optimizers
     seeds = [ops.convert_to_tensor(np.array([_signed(copies[i]["seed"]) for i in g.members], np.int32)) for g in groups]
     ys = [ops.convert_to_tensor(y[g.members]) for g in groups]
@@ -470,7 +494,16 @@ def fit(model_fn, optimizer_fn, copies, x, y, *, loss, metrics=("accuracy",), ep
     while done < epochs:
         length = min(epochs_per_call, epochs - done)
         start = time.perf_counter()
-        state, histories = run(state, np.int32(done), length)
+        try:
+            state, histories = run(state, np.int32(done), length)
+        except Exception as error:
+            if done or vectorize is False:
+                raise
+            raise RuntimeError(
+                f"kerasreg.stacked: tracing or compiling the training program failed ({type(error).__name__}: "
+                f"{str(error).strip()[:2000]}). If a layer cannot be vectorized, `vectorize=False` trains each copy "
+                "alone in the same program."
+            ) from error
         for gi in range(len(groups)):
             for j in range(len(names)):
                 chunks[gi][j].append(np.asarray(keras.ops.convert_to_numpy(histories[gi][j])))
