@@ -227,9 +227,13 @@ class GradientMonitor(keras.callbacks.Callback):
         layer = np.stack([np.sqrt(np.sum(values[:, idx] ** 2, axis=1))
                           for idx in self._layers.values()], axis=1)
         glob = np.sqrt(np.sum(values ** 2, axis=1))
-        verdicts = [gradient_verdict(dict(zip(layer_names, row)), self.explode_threshold,
-                                     self.vanish_threshold) for row in layer]
-        codes = np.array([_VERDICT_CODES[v] for v in verdicts])
+        # gradient_verdict for every row at once
+        finite = np.all(np.isfinite(layer), axis=1)
+        exploding = ~finite | (np.max(layer, axis=1, initial=-np.inf) > self.explode_threshold)
+        vanishing = ~exploding & (np.min(layer, axis=1, initial=np.inf) < self.vanish_threshold)
+        codes = np.where(exploding, 1.0, np.where(vanishing, -1.0, 0.0))
+        names = {code: verdict for verdict, code in _VERDICT_CODES.items()}
+        verdicts = [names[c] for c in codes.tolist()]
         if self._writer is not None:
             tags = (["grad_norm/global", "grad_verdict"]
                     + [f"grad_norm/layer/{n}" for n in layer_names]
