@@ -11,6 +11,10 @@ training split only::
 
 or, simplest, ``kerasreg.data.load("digits", augment=[...])``.
 
+``RandomShift(max_shift, image_shape)`` is a layer for the model itself:
+random sub-pixel shifts of flattened images (an MLP's inputs), in training
+only, one draw per batch from its seed (it trains inside ``kerasreg.stacked``).
+
 ``elastic`` is ``RandomElasticTransform``: Keras' layer with the resampling
 batched (one gather for the whole batch) and independent x and y displacements.
 
@@ -34,6 +38,7 @@ from kerasreg.augment.names import AUGMENTATIONS, LECTURE_AUGMENTATIONS
 from kerasreg.augment.pipeline import Pipeline, pipeline
 from kerasreg.augment.preview import preview, preview_images
 from kerasreg.augment.random_elastic_transform import RandomElasticTransform
+from kerasreg.augment.random_shift import RandomShift, shift_images
 
 __all__ = [
     "AUGMENTATIONS",
@@ -41,8 +46,10 @@ __all__ = [
     "LabelNoise",
     "Pipeline",
     "RandomElasticTransform",
+    "RandomShift",
     "flip_labels",
     "pipeline",
     "preview",
     "preview_images",
+    "shift_images",
 ]

@@ -148,3 +148,21 @@ register(
              ({"scale": 1.5}, "scale")],
     )
 )
+
+register(
+    Case(
+        name="RandomShift",
+        kind="layer",
+        cls=augment.RandomShift,
+        # The default model's Dense(6) output read as a 2 x 3 image.
+        kwargs={"max_shift": 0.7, "image_shape": (2, 3), "seed": 5},
+        # A random shift per training step: the compared runs match only
+        # without it (max_shift 0: every A(d) is the identity).
+        replica_kwargs={"max_shift": 0.0, "image_shape": (2, 3)},
+        bad=[({"max_shift": -0.3}, "max_shift"),
+             ({"max_shift": float("nan")}, "max_shift"),
+             ({"image_shape": (6,)}, "image_shape"),
+             ({"image_shape": (0, 3)}, "image_shape"),
+             ({"seed": 1.5}, "seed")],
+    )
+)
