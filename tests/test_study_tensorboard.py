@@ -31,12 +31,16 @@ def test_log_images_round_trips_pixels_through_png(tmp_path):
     images[0, 0, 0], images[0, 0, 1] = -0.5, 1.7  # out of range: clipped
     ctx.log_images("augmentation", None, "shifted_digits", images, step=2, description="original, then shifted")
     acc = _accumulator(tmp_path / "tb" / "augmentation")
-    assert sorted(acc.Tags()["images"]) == [f"shifted_digits/image/{i}" for i in range(3)]
-    for i in range(3):
-        event, = acc.Images(f"shifted_digits/image/{i}")
-        assert (event.step, event.width, event.height) == (2, 8, 8)
-        decoded = np.asarray(Image.open(io.BytesIO(event.encoded_image_string)), dtype=np.float64)
-        np.testing.assert_array_equal(decoded, np.round(np.clip(images[i], 0, 1) * 255))
+    from tensorboard.util import tensor_util
+
+    event, = acc.Tensors("shifted_digits")
+    assert event.step == 2
+    assert acc.SummaryMetadata("shifted_digits").plugin_data.plugin_name == "images"
+    width, height, *pngs = tensor_util.make_ndarray(event.tensor_proto).tolist()
+    assert (int(width), int(height), len(pngs)) == (8, 8, 3)
+    for png, image in zip(pngs, images):
+        decoded = np.asarray(Image.open(io.BytesIO(png)), dtype=np.float64)
+        np.testing.assert_array_equal(decoded, np.round(np.clip(image, 0, 1) * 255))
     with pytest.raises(ValueError, match="images"):
         ctx.log_images("augmentation", None, "bad", np.zeros((8, 8)))
 

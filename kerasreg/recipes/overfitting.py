@@ -148,15 +148,16 @@ def build_mlp(copy):
         layers.append(RandomShift(strength, (8, 8), seed=seed))
     if variant == "dropout":
         layers.append(kerasreg.layers.Dropout(strength[0], seed=seed))
-    for i in range(HIDDEN):
-        dense = keras.layers.Dense(WIDTH, activation="relu", kernel_constraint=constraint)
+    for i in range(HIDDEN):  # named layers: the same TensorBoard tags in every variant and run
+        dense = keras.layers.Dense(WIDTH, activation="relu", kernel_constraint=constraint, name=f"hidden_{i + 1}")
         if variant == "weight_noise":
-            dense = kerasreg.layers.WeightNoise(dense, stddev=strength, seed=seed + 1 + i)
+            dense = kerasreg.layers.WeightNoise(dense, stddev=strength, seed=seed + 1 + i,
+                                                name=f"hidden_{i + 1}_weight_noise")
         layers.append(dense)
         if variant == "dropout":
             layers.append(kerasreg.layers.Dropout(strength[1], seed=seed + 1 + i))
-    layers.append(keras.layers.Dense(10, kernel_constraint=constraint))
-    model = keras.Sequential(layers)
+    layers.append(keras.layers.Dense(10, kernel_constraint=constraint, name="output"))
+    model = keras.Sequential(layers, name="mlp")
     if variant == "l2":
         model = kerasreg.regularizers.add_penalties(model, kernel=kerasreg.regularizers.L2(strength))
     elif variant == "l1":
@@ -242,20 +243,39 @@ def measure(ctx):
                 out[f"test_accuracy/{v}"], out[f"gap/{v}"]] for v in VARIANTS])
     ctx.table("Every grid point (selected: on how many seeds validation chose it)",
               ["variant", "strength", "selected", "validation CE", "test CE", "test accuracy"], rows)
-    _curves(ctx, h, index, passes)
+    picks = {"baseline": base}  # variant -> the selected copy of each seed
+    for variant, record in ctx.selections.items():
+        if variant != "early_stopping":
+            picks[variant] = [index[(variant, g)][i] for i, g in enumerate(record["chosen"])]
+    _curves(ctx, h, picks)
+    _inspect(ctx, result, picks, x, passes)
     return out
 
 
-def _curves(ctx, h, index, passes):
+def _inspect(ctx, result, picks, x, passes):
+    """TensorBoard: each variant's final weights (first seed, selected strength) and the augmentation's shifted digits."""
+    for variant, rows in picks.items():
+        model = result.get_model(rows[0])
+        dense = [getattr(layer, "layer", layer) for layer in model.layers]  # WeightNoise wraps its Dense
+        kernels = {f"weights/{d.name}/kernel": keras.ops.convert_to_numpy(d.kernel) for d in dense
+                   if isinstance(d, keras.layers.Dense)}
+        ctx.log_histograms(variant, None, kernels, step=passes)
+        if variant == "augmentation":
+            shift = model.layers[0]
+            digits = x[:6]
+            shifted = keras.ops.convert_to_numpy(shift(digits, training=True))
+            ctx.log_images(variant, None, "digits_original_then_shifted",
+                           np.concatenate([digits, shifted]).reshape(-1, 8, 8),
+                           description=f"6 training digits, then the same digits shifted by up to {shift.max_shift:g} "
+                                       "pixels (the strength validation chose for the first seed)")
+
+
+def _curves(ctx, h, picks):
     """Mean validation curves with 95% bands, and TensorBoard runs per variant (mean over seeds)."""
     import matplotlib.pyplot as plt
 
     x = np.arange(1, h["val_loss"].shape[1] + 1) * PASSES
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    picks = {"baseline": index[("baseline", None)]}
-    for variant, record in ctx.selections.items():
-        if variant != "early_stopping":
-            picks[variant] = [index[(variant, g)][i] for i, g in enumerate(record["chosen"])]
     for variant, rows in picks.items():
         curves = h["val_loss"][rows]
         intervals = [study.t_interval(c) for c in curves.T]

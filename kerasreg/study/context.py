@@ -310,22 +310,24 @@ class Context:
     def log_images(self, variant, seed, tag, images, step=0, description=""):
         """Write grey-scale images ``(n, height, width)`` with values in [0, 1] as one TensorBoard image summary.
 
-        The images are PNG-encoded here (no TensorFlow needed), shown as
-        ``tag/image/0`` ... in TensorBoard's Images tab.
+        The images are PNG-encoded here (no TensorFlow needed) and stored as
+        the image plugin's summary (TensorBoard's Images tab, one card, a
+        slider over the images).
         """
         from kerasreg.callbacks._summary import SummaryWriter
         from tensorboard.compat.proto import summary_pb2
+        from tensorboard.plugins.image import metadata
+        from tensorboard.util import tensor_util
 
         images = np.asarray(images, dtype="float64")
         if images.ndim != 3:
             raise ValueError(f"`images` must have shape (n, height, width), got {images.shape}.")
+        pixels = np.round(np.clip(images, 0.0, 1.0) * 255).astype(np.uint8)
+        # The image plugin's tensor form: [width, height, png_0, png_1, ...] as strings.
+        encoded = [str(pixels.shape[2]).encode(), str(pixels.shape[1]).encode()] + [_png(p) for p in pixels]
         summary = summary_pb2.Summary()
-        for i, image in enumerate(np.clip(images, 0.0, 1.0)):
-            pixels = np.round(image * 255).astype(np.uint8)
-            summary.value.add(tag=f"{tag}/image/{i}", image=summary_pb2.Summary.Image(
-                height=pixels.shape[0], width=pixels.shape[1], colorspace=1, encoded_image_string=_png(pixels)))
-        if description:
-            summary.value[0].metadata.summary_description = description
+        summary.value.add(tag=tag, tensor=tensor_util.make_tensor_proto(encoded, dtype="string"),
+                          metadata=metadata.create_summary_metadata(display_name=tag, description=description))
         writer = SummaryWriter(self.tensorboard(variant, seed))
         writer.summary(summary, step)
         writer.close()
