@@ -3,7 +3,9 @@
 Model: the lecture's MLP, 64 -> 5 x Dense(100, ReLU) -> 10, on
 ``sklearn.datasets.load_digits`` (1797 images, scaled to [0, 1]), batch 32
 (57 steps per epoch), SGD(0.05), sparse softmax cross-entropy, Keras'
-default ``jit_compile`` (XLA on TensorFlow).
+default ``jit_compile="auto"`` (XLA on JAX; on a CPU-only machine Keras
+runs TensorFlow's train step as a plain graph, without XLA, so every op of
+a wrapper's update costs executor time there).
 
 Variants: no callback; ``GradientMonitor(every_n_steps=1)`` writing to
 TensorBoard (its optimizer wrapper ``GradientMonitoring`` included in the

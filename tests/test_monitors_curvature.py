@@ -162,3 +162,12 @@ def test_bad_input_is_rejected_at_construction():
         CurvatureMonitor(x, np.zeros((4, 1)), log_dir=1)
     with pytest.raises(ValueError, match="seed"):
         CurvatureMonitor(x, np.zeros((4, 1)), seed=-1)
+
+
+def test_batch_of_the_wrong_shape_is_rejected_before_training():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    monitor = CurvatureMonitor(np.zeros((4, 5), "float32"), np.zeros((4, 1), "float32"))
+    with pytest.raises(ValueError, match=r"`x` has examples of shape \(5,\)"):
+        model.fit(np.zeros((4, 3), "float32"), np.zeros((4, 1), "float32"), epochs=1, verbose=0,
+                  callbacks=[monitor])

@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-__all__ = ["SummaryWriter", "check_log_dir", "check_subdir", "check_batch", "monitor_log_dir",
-           "readable_path"]
+__all__ = ["SummaryWriter", "check_log_dir", "check_subdir", "check_batch", "check_fits_model",
+           "monitor_log_dir", "readable_path"]
 
 
 def monitor_log_dir(log_dir, subdir):
@@ -88,6 +88,29 @@ def check_batch(**arrays):
             raise ValueError(f"`{name}` has {m} examples but `{first}` has {n}; they must "
                              "have the same length.")
     return n
+
+
+def check_fits_model(name, x, model):
+    """A ``ValueError`` naming ``name`` if the array ``x``'s examples do not have
+    the shape of the model's (single) input.
+
+    Only where both are known: ``x`` one array, the model built with one
+    ``keras.Input`` (a subclassed model without ``inputs`` is not checked).
+    """
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return
+    if not inputs or len(inputs) != 1 or isinstance(x, (list, tuple, dict)):
+        return
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        return
+    want = tuple(inputs[0].shape)[1:]
+    got = tuple(int(d) for d in shape)[1:]
+    if len(got) != len(want) or any(w is not None and int(w) != g for w, g in zip(want, got)):
+        raise ValueError(f"`{name}` has examples of shape {got} but the model's input takes "
+                         f"{tuple(want)}.")
 
 
 def readable_path(variable, model):

@@ -7,8 +7,8 @@ from keras import ops
 
 from kerasreg._validation import check_choice, check_int
 from kerasreg.callbacks._autodiff import compile_hvp_program
-from kerasreg.callbacks._summary import (SummaryWriter, check_batch, check_log_dir,
-                                        check_subdir, monitor_log_dir)
+from kerasreg.callbacks._summary import (SummaryWriter, check_batch, check_fits_model,
+                                        check_log_dir, check_subdir, monitor_log_dir)
 
 __all__ = ["CurvatureMonitor", "lanczos_program", "power_program", "tridiagonal_extremes"]
 
@@ -154,7 +154,8 @@ class CurvatureMonitor(keras.callbacks.Callback):
     Args:
         x, y: the fixed batch (arrays, or lists/dicts of arrays for several
             inputs or outputs), of the same length; ``sample_weight``
-            optional, of that length too.  Checked at construction.
+            optional, of that length too.  Checked at construction; the
+            shape of ``x``'s examples against the model's input on train begin.
         every_n_epochs: int >= 1.  Defaults to ``1``.
         iterations: int >= 2, Lanczos steps (clamped to the number of
             parameters) or power-iteration steps per end.  Defaults to ``20``.
@@ -209,6 +210,7 @@ class CurvatureMonitor(keras.callbacks.Callback):
         return float(np.min(first)), float(np.max(first))
 
     def on_train_begin(self, logs=None):
+        check_fits_model("x", self.x, self.model)  # before the first epoch, not at its end
         path = monitor_log_dir(self.log_dir, self.subdir)
         self._writer = SummaryWriter(path) if path is not None else None
 
