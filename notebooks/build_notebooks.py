@@ -19,7 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import kerasreg
-from kerasreg import experiment
+from kerasreg import study
 keras.utils.set_random_seed(0)"""
 
 OPTIMIZATION = [
@@ -53,7 +53,7 @@ fig, ax = plt.subplots(figsize=(7, 3.5))
 g1, g2 = np.meshgrid(np.linspace(-4.5, 1.5, 100), np.linspace(-1.3, 1.3, 100))
 ax.contour(g1, g2, 0.5 * (g1**2 + 50 * g2**2), levels=12, cmap="Greys", linewidths=0.6)
 for name, opt in runs.items():
-    path = np.array([p[0] for p in experiment.trajectory(opt, w0, grad, steps)])
+    path = np.array([p[0] for p in study.trajectory(opt, w0, grad, steps)])
     loss = 0.5 * np.einsum("ij,jk,ik->i", path, A, path)
     ax.plot(path[:, 0], path[:, 1], ".-", ms=2, label=f"{name}: final loss {loss[-1]:.2e}")
 ax.legend(fontsize=8);"""),
