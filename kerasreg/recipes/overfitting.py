@@ -69,7 +69,6 @@ dominate it), which sets the width of every interval here.
 
 import keras
 import numpy as np
-from keras import ops
 
 import kerasreg
 from kerasreg import stacked, study
@@ -102,50 +101,13 @@ VARIANTS = ("baseline", "l2", "l1", "norm_constraint", "dropout", "early_stoppin
             "label_noise")
 
 
-class RandomShift(keras.layers.Layer):
-    """Shift each flattened image by ``(dy, dx) ~ U[-s, s]^2`` pixels in training (bilinear, zero fill).
-
-    For a shift ``d`` along an axis of length ``L`` the shifted image is
-    ``A_d @ image`` with ``A_d[i, j] = max(0, 1 - |i - d - j|)`` (linear
-    interpolation; pixels from outside are 0): ``out = A_dy @ image @ A_dx^T``.
-    ``s`` is ``max_shift``; identity at inference.
-    """
-
-    def __init__(self, max_shift, image_shape, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.max_shift = float(max_shift)
-        self.image_shape = tuple(int(d) for d in image_shape)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def _matrices(self, shifts, length):
-        i = ops.arange(length, dtype="float32")[:, None]
-        j = ops.arange(length, dtype="float32")[None, :]
-        return ops.relu(1.0 - ops.abs(i[None] - shifts[:, None, None] - j[None]))
-
-    def call(self, inputs, training=False):
-        if not training:
-            return inputs
-        height, width = self.image_shape
-        images = ops.reshape(inputs, (-1, height, width))
-        shifts = keras.random.uniform((ops.shape(images)[0], 2), -self.max_shift, self.max_shift,
-                                      seed=self.seed_generator)
-        rows, cols = self._matrices(shifts[:, 0], height), self._matrices(shifts[:, 1], width)
-        shifted = ops.einsum("bij,bjk,blk->bil", rows, images, cols)
-        return ops.reshape(shifted, ops.shape(inputs))
-
-    def get_config(self):
-        return {**super().get_config(), "max_shift": self.max_shift, "image_shape": self.image_shape,
-                "seed": self.seed}
-
-
 def build_mlp(copy):
     """The lecture's 5-layer, 100-unit ReLU MLP with ``copy``'s regularizer (a model for ``stacked.fit``)."""
     variant, strength, seed = copy["variant"], copy.get("strength"), copy["seed"]
     constraint = kerasreg.constraints.L2Ball(max_norm=strength, axis=0) if variant == "norm_constraint" else None
     layers = [keras.Input((64,))]
     if variant == "augmentation":
-        layers.append(RandomShift(strength, (8, 8), seed=seed))
+        layers.append(kerasreg.augment.RandomShift(strength, (8, 8), seed=seed))
     if variant == "dropout":
         layers.append(kerasreg.layers.Dropout(strength[0], seed=seed))
     for i in range(HIDDEN):  # named layers: the same TensorBoard tags in every variant and run
