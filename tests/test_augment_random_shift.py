@@ -92,6 +92,8 @@ def test_bad_arguments_name_the_argument_and_range():
 
 
 @pytest.mark.slow
+@pytest.mark.no_torch("kerasreg.stacked vectorizes with jax.vmap / tf.vectorized_map; Keras has no "
+                      "backend-neutral vectorized gradient")
 def test_in_stacked_fit_each_copy_equals_training_it_alone():
     """Copies that differ only in seed share one vectorized group; each draws its own shifts, as if trained alone."""
     from kerasreg import stacked
