@@ -210,7 +210,8 @@ def measure(ctx):
         ctx.note(f"Algorithm 7.2 {how} lowered the test cross-entropy below the early-stopped model's for "
                  f"{int(held.sum())} of {len(held)} seeds; its test loss minus the early-stopped one: "
                  f"{study.fmt(diff)}, the log of their ratio: "
-                 f"{study.fmt(result[f'log_test_loss/{v}'] - result['log_test_loss/early_stopped'])}.  Reported, not claimed: a retrained model is one last iterate of Adam, and "
+                 f"{study.fmt(result[f'log_test_loss/{v}'] - result['log_test_loss/early_stopped'])}.  "
+                 "Reported, not claimed: a retrained model is one last iterate of Adam, and "
                  "at some seeds that iterate sits on a spike of the test loss (at base seed 0, one retrained model "
                  "of five), which can widen the interval past zero.")
     reached = result["alg73/reached"]
