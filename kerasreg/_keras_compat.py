@@ -124,8 +124,8 @@ def symbolic_inputs(spec):
 # -- kerasreg.stacked -----------------------------------------------------------
 # NOTE (issue-14 engineer): this module was created at the same time by the
 # author of kerasreg.stacked and accidentally overwritten; this function is a
-# reconstruction from its one call site (kerasreg/stacked/training.py), to be
-# checked by its author.
+# reconstruction from its one call site (kerasreg/stacked/grouping.py); the
+# stacked tests (tests/test_stacked*.py) check it, wrappers included.
 def stateless_optimizer(optimizer):
     """A fresh, unbuilt copy of ``optimizer`` (same config) whose
     ``stateless_apply`` works on every backend.
@@ -148,4 +148,10 @@ def stateless_optimizer(optimizer):
             "_backend_increment_gradient_accumulators", "_apply_weight_decay",
         ) if hasattr(base, name)}
         cls = type(cls.__name__, (cls,), overrides)
-    return cls.from_config(optimizer.get_config())
+    copy = cls.from_config(optimizer.get_config())
+    # A kerasreg optimizer wrapper (OptimizerWrapper) calls its inner optimizer's
+    # `apply` inside its own stateless scope: the inner one must be converted too.
+    inner = getattr(copy, "optimizer", None)
+    if keras.backend.backend() == "tensorflow" and isinstance(inner, keras.optimizers.Optimizer):
+        copy.optimizer = stateless_optimizer(inner)
+    return copy

@@ -171,11 +171,36 @@ def _group_key(model, optimizer):
             f"`model_fn` returned a model whose get_config() fails ({error}); kerasreg.stacked groups copies "
             "by configuration, so the model must be serializable (Sequential or Functional)."
         ) from None
-    opt_config = dict(optimizer.get_config())
-    if isinstance(opt_config.get("learning_rate"), (int, float)):
-        opt_config.pop("learning_rate")  # a per-copy value of the learning-rate variable
-    key = [type(model).__name__, _strip(model_config), type(optimizer).__name__, _strip(opt_config)]
+    key = [type(model).__name__, _strip(model_config), type(optimizer).__name__,
+           _strip(_without_learning_rate(optimizer.get_config()))]
     return json.dumps(key, sort_keys=True, default=repr)
+
+
+def _without_learning_rate(config):
+    """An optimizer config (wrappers' inner ones included) without numeric learning rates (variables per copy)."""
+    if isinstance(config, dict):
+        return {k: _without_learning_rate(v) for k, v in config.items()
+                if not (k == "learning_rate" and isinstance(v, (int, float)))}
+    if isinstance(config, (list, tuple)):
+        return [_without_learning_rate(v) for v in config]
+    return config
+
+
+def _check_optimizer(optimizer, i):
+    """Reject the optimizer wrappers whose update cannot run stacked (an in-graph conditional update)."""
+    from kerasreg.optimizers import GradientClipping, GradientMonitoring
+
+    seen = optimizer
+    while isinstance(seen, keras.optimizers.Optimizer):
+        if isinstance(seen, GradientMonitoring):
+            raise ValueError(f"`optimizer_fn(copies[{i}])`: GradientMonitoring is not supported by kerasreg.stacked "
+                             "(its every-N-steps record is an in-graph conditional update); pass "
+                             "`gradient_norms=True` to `stacked.fit` for per-layer gradient norms instead.")
+        if isinstance(seen, GradientClipping) and seen.skip_nonfinite:
+            raise ValueError(f"`optimizer_fn(copies[{i}])`: GradientClipping(skip_nonfinite=True) is not supported by "
+                             "kerasreg.stacked (its skipped update is an in-graph conditional update); use "
+                             "skip_nonfinite=False.")
+        seen = getattr(seen, "optimizer", None)
 
 
 def _sites(model):
@@ -220,8 +245,6 @@ class _Group:
         optimizer = _keras_compat.stateless_optimizer(optimizers[0])
         optimizer.build(self.model.trainable_variables)
         self.optimizer = optimizer
-        names = [v.name for v in optimizer.variables]
-        lr_index = names.index("learning_rate") if "learning_rate" in names else None
         tv = [_numpy(m.trainable_variables) for m in models]
         ntv = [_numpy(m.non_trainable_variables) for m in models]
         for i, m in enumerate(models[1:], 1):
@@ -229,13 +252,16 @@ class _Group:
             if shapes != [v.shape for v in tv[0]] + [v.shape for v in ntv[0]]:
                 raise ValueError(f"`model_fn`: copy {members[i]} has different variable shapes from copy {members[0]} "
                                  "although their configurations are equal.")
-        ov0 = _numpy(optimizer.variables)
-        ov = []
-        for opt in optimizers:
-            values = [v.copy() for v in ov0]
-            if lr_index is not None:
-                values[lr_index] = np.asarray(float(opt.learning_rate), dtype=ov0[lr_index].dtype)
-            ov.append(values)
+        # Each copy's own optimizer state (learning rate, seed-generator states of noise
+        # wrappers, ...): a stateless copy of its optimizer built on its model's variables.
+        ov = [_numpy(optimizer.variables)]
+        for i, (opt, m) in enumerate(zip(optimizers[1:], models[1:]), 1):
+            opt = _keras_compat.stateless_optimizer(opt)
+            opt.build(m.trainable_variables)
+            ov.append(_numpy(opt.variables))
+            if [v.shape for v in ov[i]] != [v.shape for v in ov[0]]:
+                raise ValueError(f"`optimizer_fn`: copy {members[i]}'s optimizer has other variables than copy "
+                                 f"{members[0]}'s although their configurations are equal.")
         self.sites = _sites(self.model)
         hp = [[float(getattr(obj, attr)) for obj, attr in _sites(m)] for m in models]
         if any(len(h) != len(self.sites) for h in hp):
@@ -454,6 +480,7 @@ def fit(model_fn, optimizer_fn, copies, x, y, *, loss, metrics=("accuracy",), ep
         optimizer = optimizer_fn(copy)
         if not isinstance(optimizer, keras.optimizers.Optimizer):
             raise TypeError(f"`optimizer_fn(copies[{i}])` must return a keras optimizer, got {type(optimizer).__name__}.")
+        _check_optimizer(optimizer, i)
         models.append(model)
         optimizers.append(optimizer)
         keys.setdefault(_group_key(model, optimizer), []).append(i)
