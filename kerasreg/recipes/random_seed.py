@@ -9,11 +9,16 @@ on noise: the chosen seed's lead on validation shrinks (regresses to the
 mean) on the test set.
 
 Design.  One split of the digits (the base seed's, shared: here the seed under
-study is the *training* seed): 449 training examples, 337 for validation, 1011
-for test.  Each study seed trains a group of 12 copies of one MLP (64-64, Adam
-2e-3, 15 epochs), each with its own training seed (initial weights and data
-order), all copies of all groups in one ``kerasreg.stacked`` program.  Per
-group: the spread (standard deviation) of test accuracy over its 12 training
+study is the *training* seed): 449 training examples, 100 for validation
+(small on purpose: the noisier the validation estimate, the more of a chosen
+seed's lead is noise), 1248 for test.  Each study seed trains a group of 24
+copies of one MLP (64-64, Adam 2e-3, 15 epochs), each with its own training
+seed (initial weights and data order), all copies of all groups in one
+``kerasreg.stacked`` program; 8 study seeds in quick mode (10 full).  (With
+groups of 12 and 5 study seeds, the first design, the spread and the kept
+fraction of the lead are themselves noisy per group: at base seed 2 two of
+the three intervals came within 0.3 half-widths of their thresholds.)  Per
+group: the spread (standard deviation) of test accuracy over its 24 training
 seeds; the seed selected on validation accuracy (``ctx.select``); and, as a
 steadier estimate of what such a selection does, the mean over 300 random
 subsets of 6 of the group's seeds of the best-on-validation seed's lead over
@@ -36,7 +41,7 @@ SUPPORTS = ("epochs",)
 CLAIM = ("Test accuracy varies from training seed to training seed; the seed selected as best on validation keeps "
          "less than half of its validation lead on test (selection on noise).")
 
-GROUP = 12  # training seeds per study seed
+GROUP = 24  # training seeds per study seed
 SUBSET, SUBSETS = 6, 300  # selections averaged per group: the best of SUBSET seeds, over SUBSETS random subsets
 SIZES = dict(n_train=449, validation=100, test=1248)
 
@@ -116,7 +121,7 @@ def figure(ctx, val, test, best):
 
 
 STUDY = study.Study(
-    name="random_seed", claim=CLAIM, measure=measure,
+    name="random_seed", claim=CLAIM, measure=measure, seeds=(8, 10),
     checks=[
         study.Above("test_accuracy/sd_over_training_seeds", 0.002,
                     describe="test accuracy varies over training seeds (standard deviation above 0.002)"),
