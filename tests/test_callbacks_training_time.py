@@ -8,7 +8,7 @@ import pytest
 
 from kerasreg.callbacks import continue_until_validation_below, retrain_for_best_steps
 
-pytestmark = pytest.mark.tf_only
+pytestmark = pytest.mark.jax_pass
 
 
 def _data():
@@ -30,6 +30,7 @@ def _builder(calls):
 
 
 @pytest.mark.slow
+@pytest.mark.torch_pass  # retrain_for_best_steps' only test on torch
 def test_algorithm_7_2_retrains_for_the_best_number_of_steps():
     xs, ys, xv, yv = _data()
     calls = []
