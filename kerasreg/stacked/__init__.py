@@ -70,8 +70,71 @@ groups are traced into the same compiled function.  So:
 - every other Python-level hyperparameter (a dropout ``rate``, an activity
   penalty, an architecture choice) splits groups: one sub-program per
   distinct configuration, exact by construction.  Compile time grows with
-  the number of groups, not with K.  (kerasreg's ``Dropout`` branches on
-  ``rate`` in Python, so its rate cannot be a tensor today.)
+  the number of groups, not with K.  A dropout rate per copy is therefore
+  one group per rate: kerasreg's ``Dropout`` branches on ``rate`` in Python
+  (``rate == 0`` is the identity, ``keras.random.dropout`` takes a float),
+  so its rate cannot be a traced tensor without changing the layer.
+- optimizer state is per copy: each copy's optimizer is built on its own
+  model, so learning rates (also inside kerasreg's optimizer wrappers),
+  slots and the seed states of noise wrappers are the copy's own.
+
+Optimizers: Keras' and kerasreg's optimizers, and kerasreg's wrappers
+``GradientClipping`` (every mode), ``GradientNoise``, ``WeightNoiseOptimizer``
+and ``Lookahead`` around them (``tests/test_stacked_optimizers.py`` checks each
+against Keras' ``fit`` of the copy alone).  Refused before compiling, with a
+``ValueError`` naming ``optimizer_fn(copies[i])``: ``GradientMonitoring`` (use
+``gradient_norms=True``) and ``GradientClipping(skip_nonfinite=True)``: their
+in-graph conditional updates do not run under the vectorized, stateless update.
+
+Layers that cannot be vectorized (``vectorize``)
+------------------------------------------------
+A group is one ``jax.vmap`` / ``tf.vectorized_map`` program, and some layers
+do not survive that: on JAX a host callback (``jax.pure_callback`` without a
+``vmap_method``); on TensorFlow an operation with no vectorization rule
+(``Svd``, ``Qr``, ``Bitcast``, ``DenseBincount``, a boolean mask, ...), for
+which ``tf.vectorized_map`` would quietly loop over the copies.  Before
+anything is compiled, every layer not known to vectorize (Keras' common
+layers, kerasreg's ``Dropout``, ``BatchNormalization`` and ``WeightNoise``, and
+any layer class declaring ``vectorizable = True``) is traced alone,
+vectorized over two copies with its gradient (a trace: cheap, nothing
+compiled).  Then, by ``vectorize``:
+
+- ``"auto"`` (default): a group with such a layer (or a layer class declaring
+  ``vectorizable = False``) is trained one copy at a time, with a warning
+  naming the layer: each copy becomes a group of its own, run through the
+  same step, evaluation and history code without the vectorizing
+  transformation, in the same compiled program (compile time grows with the
+  number of such copies);
+- ``True``: a ``ValueError`` naming the layer (class and name) and the copies,
+  and saying to pass ``vectorize=False``;
+- ``False``: every copy is trained alone this way (the histories equal the
+  vectorized ones to float32 rounding, ``tests/test_stacked_vectorize.py``).
+
+The layers must still compile with XLA (as under ``jit_compile=True``): a
+TensorFlow ``tf.py_function`` / ``numpy_function`` does not, either way.  An
+error while tracing the whole program is re-raised as a ``RuntimeError``
+that carries the original one and suggests ``vectorize=False``.
+
+Gradient norms (``gradient_norms=True``)
+----------------------------------------
+For inspection (TensorBoard), the history gains per copy and epoch the L2
+norm of the gradient of the training loss (with the penalties: the gradient
+given to the optimizer) with respect to each layer's trainable variables
+together, averaged over the epoch's steps (``T`` steps, the last one short
+when ``batch_size`` does not divide ``n``)::
+
+    history["grad_norm/layer/<layer>"][k, e] = 1/T sum_t sqrt(sum_{w in layer} sum (dLoss_t/dw)^2)
+    history["grad_norm/global"][k, e]        = the same over all trainable variables
+
+The keys are ``kerasreg.callbacks.GradientMonitor``'s TensorBoard tags: a
+layer is the variables sharing a path prefix, without the model's name
+(``dense_1/kernel`` and ``dense_1/bias`` form ``dense_1``; a wrapped layer is
+``weight_noise/dense``).  Layers Keras named automatically are renamed in
+each model as a fresh process names them (``dense``, ``dense_1``, ...), since
+every copy builds its own model; names given by the user are kept.  A copy
+whose model has no such layer gets NaN in that row.  Checked against a
+per-step ``GradientTape`` / ``jax.grad`` loop in
+``tests/test_stacked_gradient_norms.py``.
 
 Labels may differ per copy (label noise): give ``y`` as a list of K arrays.
 
@@ -79,7 +142,7 @@ API
 ---
 ``fit(model_fn, optimizer_fn, copies, x, y, *, loss, metrics=("accuracy",),
 epochs, batch_size=32, validation_data=None, eval_sets=None,
-epochs_per_call=None) -> StackedResult``
+epochs_per_call=None, vectorize="auto", gradient_norms=False) -> StackedResult``
 
 - ``model_fn``: ``copy -> keras.Model``, built (with a ``keras.Input``),
   Sequential or Functional (its config is the grouping key).
@@ -100,6 +163,8 @@ epochs_per_call=None) -> StackedResult``
   on the whole set at once, in inference mode.
 - ``epochs_per_call``: epochs per compiled call (default: all of them); the
   history is the same for any value.
+- ``vectorize``: ``"auto"``, ``True`` or ``False``; see above.
+- ``gradient_norms``: bool; adds the ``grad_norm/...`` rows above.
 
 ``StackedResult``: ``history`` (dict ``name -> float32 (K, epochs)``:
 ``loss`` = the training loss *with* penalties averaged over the epoch's
@@ -109,8 +174,17 @@ the data loss *without* penalties after the epoch; ``val_accuracy`` ...),
 ``get_model(i)`` (a fresh ``model_fn`` model holding copy ``i``'s weights).
 
 Bad input raises a ``ValueError``/``TypeError`` naming the argument: K < 1, a
-seed out of range, labels with the wrong number of examples or of copies,
-evaluation sets of the wrong shape, an unbuilt or unserializable model.
+seed out of range, labels with the wrong number of examples or of copies or
+per-copy labels of different shapes, ``x`` or evaluation sets of the wrong
+shape, an unbuilt or unserializable model, an unsupported optimizer wrapper,
+``vectorize`` or ``gradient_norms`` out of range; a layer that cannot be
+vectorized is named (see above).
+
+Modules: ``training`` (``fit``), ``arguments`` (checks, loss and metric
+functions), ``grouping`` (copies grouped by configuration, per-copy
+scalars), ``program`` (the compiled program), ``vectorize`` (the layer
+check), ``gradient_norms``, ``result`` (``StackedResult``), ``order``
+(``epoch_order``) and ``_backend`` (the TensorFlow / JAX specific parts).
 
 Departures from ``model.fit``: the shuffle is ``epoch_order``, not
 ``tf.data``'s; evaluation losses exclude the penalties (``fit``'s
