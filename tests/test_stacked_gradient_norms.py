@@ -73,6 +73,7 @@ def reference(copy, x, y):
 
 
 @pytest.mark.jax_pass
+@pytest.mark.slow
 def test_gradient_norms_per_layer_equal_a_per_step_reference():
     x, y = data()
     copies = [{"seed": 31}, {"seed": 32}, {"seed": 33, "extra": True}]

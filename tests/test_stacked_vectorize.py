@@ -82,6 +82,7 @@ def test_a_layer_that_cannot_be_vectorized_is_named_before_compiling(flag, layer
 
 
 @pytest.mark.jax_pass
+@pytest.mark.slow
 def test_auto_trains_a_nonvectorizable_group_one_copy_at_a_time_like_keras_fit():
     copies = [{"seed": 3, "lr": 0.01, "host": True}, {"seed": 4, "lr": 0.03, "host": True},
               {"seed": 5, "lr": 0.02}, {"seed": 6, "lr": 0.01}]
@@ -103,6 +104,7 @@ def test_auto_trains_a_nonvectorizable_group_one_copy_at_a_time_like_keras_fit()
 
 
 @pytest.mark.jax_pass
+@pytest.mark.slow
 def test_one_copy_at_a_time_equals_the_vectorized_program():
     copies = [{"seed": 7, "lr": 0.01, "rate": 0.3, "l2": 0.01}, {"seed": 8, "lr": 0.03, "rate": 0.3, "l2": 0.02},
               {"seed": 9, "lr": 0.02, "rate": 0.3, "l2": 0.005}]
