@@ -23,7 +23,7 @@ def fit(model_fn, optimizer_fn, copies, x, y, *, loss, metrics=("accuracy",), ep
         validation_data=None, eval_sets=None, epochs_per_call=None, vectorize="auto", gradient_norms=False):
     """Train K copies of one Keras model at once; see the ``kerasreg.stacked`` module docstring."""
     copies = _check_copies(copies)
-    if vectorize not in (True, False, "auto") or isinstance(vectorize, (int, float)) and not isinstance(vectorize, bool):
+    if not (isinstance(vectorize, bool) or vectorize == "auto"):
         raise ValueError(f"`vectorize` must be True, False or 'auto', got {vectorize!r}.")
     if not isinstance(gradient_norms, bool):
         raise ValueError(f"`gradient_norms` must be True or False, got {gradient_norms!r}.")
