@@ -47,6 +47,7 @@ OPTIMIZERS = {
     "Adam": lambda lr: kerasreg.optimizers.Adam(lr),
 }
 TARGET = 0.45  # cross-entropy; chance level is 0.69
+N_RATES = 13  # learning rates of the grid, 1e-4 to 1: 3 per decade
 
 
 def features(seed, n=1024):
@@ -74,7 +75,7 @@ def build(copy):
 
 def measure(ctx):
     epochs = ctx.epochs(8, 8)
-    lrs = [float(f"{v:.2g}") for v in np.geomspace(1e-4, 1.0, 13)]
+    lrs = [float(f"{v:.2g}") for v in np.geomspace(1e-4, 1.0, N_RATES)]
     ctx.setting("training", f"{epochs} epochs, batch 64; learning rates {lrs}; target training loss < {TARGET}")
     x = features(ctx.args.seed)
     copies = [{"seed": seed, "optimizer": name, "lr": lr} for seed in ctx.seeds for name in OPTIMIZERS for lr in lrs]

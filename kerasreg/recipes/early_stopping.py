@@ -36,7 +36,10 @@ losses: how much a variant lowers the loss scales with the seed's level (a
 seed whose split is harder has higher losses for every variant), so the
 ratios vary much less from seed to seed than the differences (at base seed
 479 the difference's interval came within 0.62 half-widths of 0, the log
-ratio's stays 1.7 away).
+ratio's stays 1.7 away).  8 seeds in quick mode (10 full): now and then the
+last iterate of Adam after 100 epochs sits in a good spot (base seed 0: one
+seed of five ended at 0.203 against 0.195 early-stopped), and with 5 seeds
+such a seed brought the interval within 0.53 half-widths of 0.
 
 Algorithm 7.2 is measured both ways and reported with the fraction of seeds
 where it beat the early-stopped model, but it is not a claim: a retrained
@@ -235,7 +238,7 @@ def measure(ctx):
 
 
 STUDY = study.Study(
-    name="early_stopping", claim=CLAIM, measure=measure,
+    name="early_stopping", claim=CLAIM, measure=measure, seeds=(8, 10),
     checks=[
         study.Less("log_test_loss/early_stopped", "log_test_loss/trained_to_end",
                    describe="the early-stopped weights have lower test cross-entropy than training to the end "
