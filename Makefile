@@ -33,16 +33,14 @@ test-tf: $(STAMP)
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -q -p no:cacheprovider -m jax_pass tests
 
-# Third pass: the backend-neutral tests on torch (CPU build), less those marked
-# slow (end-to-end runs, each also run on TF and JAX) unless marked torch_pass
-# (a component's only torch test), so that the pass fits CI's budget.  It covers
-# the conformance registry (every registered component) and the numpy
-# references, layers, optimizers, wrappers, monitors and callbacks.  Skipped on
-# torch, with the reason (tests/conftest.py, no_torch markers): synchronized
-# BatchNormalization, jit_compile=True (torch.compile: minutes per model),
-# kerasreg.stacked (no vectorized gradient in Keras' torch backend).
+# Third pass: the same backend-neutral tests on torch (CPU build).  Skipped on
+# torch, each with its reason (tests/conftest.py, no_torch markers): synchronized
+# BatchNormalization (Keras' torch backend has no synchronized moments),
+# jit_compile=True (torch.compile: minutes per model on 2 cores; the
+# jit_compile=False case of the same test runs) and kerasreg.stacked (no
+# vectorized gradient in Keras' torch backend).
 test-torch: $(STAMP)
-	KERAS_BACKEND=torch $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -q -p no:cacheprovider -m "jax_pass and (not slow or torch_pass)" tests
+	KERAS_BACKEND=torch $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -q -p no:cacheprovider -m jax_pass tests
 
 # The API reference (HTML, pdoc) from the docstrings, in docs/api/; any pdoc warning fails it.
 # (tests/test_doctests.py builds it too, so `make test` checks it.)

@@ -19,6 +19,10 @@ if BACKEND == "tensorflow":
 # The torch pass: tests of what Keras itself cannot do on torch, and the few
 # that are too slow there (torch.compile), by node id fragment, with the reason
 # (the README's backend table lists them).  The first matching fragment wins.
+JIT_REASON = ("jit_compile=True is torch.compile on torch: minutes per model on 2 CPU cores "
+              "(the jit_compile=False case runs on torch; XLA / jax.jit run on TF and JAX)")
+STACKED_REASON = ("kerasreg.stacked vectorizes with jax.vmap / tf.vectorized_map; Keras has no "
+                  "backend-neutral vectorized gradient")
 TORCH_SKIPS = {
     "[BatchNormalization-ghost-": "synchronized=True: Keras' torch backend has no synchronized "
                                  "moments (keras.ops.moments raises NotImplementedError)",
@@ -30,13 +34,11 @@ TORCH_SKIPS = {
                                          "synchronized moments in Keras' torch backend)",
     # jit_compile=True is torch.compile (Dynamo + Inductor, which builds C++) on torch: 1-7
     # minutes per model on a loaded 2-core machine; XLA / jax.jit are checked on TF and JAX.
-    "-xla]": "jit_compile=True is torch.compile on torch: minutes per model on 2 CPU cores "
-             "(the conformance check runs on TF and JAX)",
-    "test_schedule_drives_sgd_in_fit[True]": "jit_compile=True is torch.compile on torch: about "
-                                             "2 minutes on 2 CPU cores (the jit_compile=False "
-                                             "case runs on torch)",
-    "tests/test_stacked": "kerasreg.stacked vectorizes with jax.vmap / tf.vectorized_map; "
-                          "Keras has no backend-neutral vectorized gradient",
+    # (Tests parametrized by jit / jit_compile skip their True case: see below.)
+    "-xla]": JIT_REASON,
+    "test_fit_under_xla_equals_keras": JIT_REASON,
+    "tests/test_stacked": STACKED_REASON,
+    "test_in_stacked_fit_each_copy_equals_training_it_alone": STACKED_REASON,
 }
 
 
@@ -48,6 +50,9 @@ def pytest_collection_modifyitems(config, items):
         if "tf_only" in item.keywords:
             item.add_marker(skip)
         torch_skip = next((r for k, r in TORCH_SKIPS.items() if k in item.nodeid), None)
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        if torch_skip is None and any(params.get(k) is True for k in ("jit", "jit_compile")):
+            torch_skip = JIT_REASON
         if BACKEND == "torch" and torch_skip is not None:
             item.add_marker(pytest.mark.skip(reason=f"not on torch: {torch_skip}"))
         no_torch = item.get_closest_marker("no_torch")

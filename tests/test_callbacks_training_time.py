@@ -30,7 +30,6 @@ def _builder(calls):
 
 
 @pytest.mark.slow
-@pytest.mark.torch_pass  # retrain_for_best_steps' only test on torch
 def test_algorithm_7_2_retrains_for_the_best_number_of_steps():
     xs, ys, xv, yv = _data()
     calls = []

@@ -59,7 +59,6 @@ def test_skip_leaves_model_and_slots_untouched(jit_compile):
     assert all(np.all(np.isfinite(w)) for w in m.get_weights())
 
 
-@pytest.mark.torch_pass  # StopOnNonFinite's only test on torch
 def test_without_skip_training_stops_naming_step_and_layer(capsys):
     x, y = data()
     m = model()
@@ -75,7 +74,6 @@ def test_without_skip_training_stops_naming_step_and_layer(capsys):
     assert int(opt.skipped_steps.numpy()) == 0
 
 
-@pytest.mark.torch_pass  # StopOnNonFinite's only test on torch
 def test_plain_optimizer_stops_on_nonfinite_loss():
     x, y = data()
     m = model()
