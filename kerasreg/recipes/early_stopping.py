@@ -55,7 +55,7 @@ import keras
 import numpy as np
 
 import kerasreg
-from kerasreg import experiment, study
+from kerasreg import study
 
 SUPPORTS = ("epochs",)
 
@@ -65,7 +65,7 @@ CLAIM = ("Early stopping (best validation epoch) has lower test cross-entropy th
 
 N_TRAIN, VALIDATION, TEST = 180, 0.4, 0.5
 BATCH, PATIENCE, EVERY_N = 32, 10, 24
-STEPS_PER_CALL = -(-N_TRAIN // BATCH)  # one pass through the training part per compiled call
+STEPS_PER_CALL = study.steps_per_epoch(N_TRAIN, BATCH)  # one pass through the training part per compiled call
 VARIANTS = ("early_stopped", "trained_to_end", "alg72_steps", "alg72_passes", "alg73")
 
 
@@ -82,18 +82,8 @@ def build_model(input_shape, num_classes):
 
 def fresh(model, start, seed):
     """Fresh optimizer state and seeded Glorot weights: what building the model with this seed gives."""
-    experiment.restore(model, start)
-    for i, layer in enumerate(model.layers):
-        layer.kernel.assign(keras.initializers.GlorotUniform(seed=seed + 7919 * i)(layer.kernel.shape))
-        layer.bias.assign(np.zeros(layer.bias.shape, "float32"))
-
-
-def batches(x, y, seed):
-    """Shuffled anew each pass (seeded), batched, repeated: one iterator for a whole fit."""
-    import tensorflow as tf  # tf.data feeds every backend
-
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(BATCH).repeat()
+    study.restore(model, start)
+    study.reinitialize(model, seed)
 
 
 def evaluate(model, data):
@@ -140,14 +130,14 @@ def measure(ctx):
         (x_tr, y_tr), (x_va, y_va) = data.train, data.validation
         if model is None:
             model = build_model(data.input_shape, data.num_classes)
-            start = experiment.snapshot(model)
+            start = study.snapshot(model)
         fresh(model, start, seed)
         initial = model.get_weights()
 
         # Early stopping, then on to the end of the budget (a second fit: the model goes on from where it stopped).
         stopper = kerasreg.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=False)
         keep = KeepAt(range(max_epochs))
-        hist = model.fit(batches(x_tr, y_tr, seed), steps_per_epoch=STEPS_PER_CALL, epochs=max_epochs,
+        hist = model.fit(study.batches(x_tr, y_tr, BATCH, seed), steps_per_epoch=STEPS_PER_CALL, epochs=max_epochs,
                          validation_data=(x_va, y_va), verbose=0, callbacks=[stopper, keep])
         val_curve = np.full(max_epochs, np.nan)  # epochs after the stop were not run
         val_curve[:len(hist.history["val_loss"])] = hist.history["val_loss"]
@@ -156,8 +146,8 @@ def measure(ctx):
         ctx.log_history("early_stopping", seed, {"loss": hist.history["loss"], "val_loss": hist.history["val_loss"]})
         if ran < max_epochs:
             # (No validation from here on: nothing more is selected.)
-            more = model.fit(batches(x_tr, y_tr, seed + 1), steps_per_epoch=STEPS_PER_CALL, epochs=max_epochs,
-                             initial_epoch=ran, verbose=0)
+            more = model.fit(study.batches(x_tr, y_tr, BATCH, seed + 1), steps_per_epoch=STEPS_PER_CALL,
+                             epochs=max_epochs, initial_epoch=ran, verbose=0)
             ctx.log_history("trained_to_end", seed, {"loss": hist.history["loss"] + more.history["loss"]})
         out = {}
         out["test_loss/trained_to_end"], out["test_accuracy/trained_to_end"] = evaluate(model, data.test)
@@ -168,7 +158,7 @@ def measure(ctx):
         # Algorithm 7.3: from the early-stopped weights, n steps at a time on all the data until J_valid < epsilon.
         x_all, y_all = np.concatenate([x_tr, x_va]), np.concatenate([y_tr, y_va])
         below = StopBelow(epsilon)
-        extra = model.fit(batches(x_all, y_all, seed + 2), steps_per_epoch=EVERY_N, epochs=max_epochs,
+        extra = model.fit(study.batches(x_all, y_all, BATCH, seed + 2), steps_per_epoch=EVERY_N, epochs=max_epochs,
                           validation_data=(x_va, y_va), verbose=0, callbacks=[below])
         out["alg73/epsilon"] = epsilon
         out["alg73/valid_loss"] = extra.history["val_loss"][-1]
@@ -179,11 +169,11 @@ def measure(ctx):
         # Algorithm 7.2: fresh weights (the same as before), all the data, i* = best steps or best passes.
         steps = (best + 1) * STEPS_PER_CALL
         passes = -(-(best + 1) * -(-len(x_all) // BATCH) // STEPS_PER_CALL)  # in calls of STEPS_PER_CALL steps
-        experiment.restore(model, start)
+        study.restore(model, start)
         model.set_weights(initial)
         keep = KeepAt([best])
-        model.fit(batches(x_all, y_all, seed + 3), steps_per_epoch=STEPS_PER_CALL, epochs=passes, verbose=0,
-                  callbacks=[keep])
+        model.fit(study.batches(x_all, y_all, BATCH, seed + 3), steps_per_epoch=STEPS_PER_CALL, epochs=passes,
+                  verbose=0, callbacks=[keep])
         out["test_loss/alg72_passes"], out["test_accuracy/alg72_passes"] = evaluate(model, data.test)
         model.set_weights(keep.weights[best])  # after i* steps: the same run, earlier
         out["test_loss/alg72_steps"], out["test_accuracy/alg72_steps"] = evaluate(model, data.test)
@@ -192,9 +182,6 @@ def measure(ctx):
         out["alg72_steps/i_star"] = steps
         for v in ("alg72_steps", "alg72_passes"):
             out[f"{v}/beats_early_stopped"] = float(out[f"test_loss/{v}"] < out["test_loss/early_stopped"])
-        if ctx.verbose:
-            print(f"  seed {seed}: best epoch {best + 1}, " + ", ".join(
-                f"{v} {out['test_loss/' + v]:.3f}" for v in VARIANTS))
         return out
 
     result = ctx.per_seed(one_seed)
@@ -226,10 +213,7 @@ def measure(ctx):
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for k, v in enumerate(VARIANTS):
-        values = result[f"test_loss/{v}"]
-        iv = study.t_interval(values)
-        ax.errorbar([k], [iv.mean], yerr=[[iv.mean - iv.low], [iv.high - iv.mean]], fmt="o", capsize=4)
-        ax.plot(np.full(len(values), k) + 0.15, values, ".", color="grey")
+        study.plot_interval(ax, k, result[f"test_loss/{v}"], spread=0.15)
     ax.set_xticks(range(len(VARIANTS)), VARIANTS, fontsize=8)
     ax.set_ylabel("test cross-entropy")
     ctx.figure("early_stopping.png", fig, "Test cross-entropy per variant: mean with 95% t interval over seeds "
