@@ -230,3 +230,20 @@ def test_norm_of_huge_but_finite_gradient_does_not_overflow(tmp_path):
     closed = np.hypot(float(n), n * 2.0 ** (n - 1))
     assert monitor.history[-1]["global"][0] == pytest.approx(closed, rel=1e-5)
     assert monitor.verdict == "exploding"
+
+
+def test_norm_of_a_gradient_whose_squares_underflow_to_zero(tmp_path):
+    # n = 100: grad = n w^(n-1).  w = [0.5, 0.6]: [1.6e-28, 1.1e-20], squares 2.5e-56 (0 in float32) and
+    # 1.2e-40 (a denormal, or 0 where denormals are flushed); w = [0.45, 0.5]: [5.2e-33, 1.6e-28], both
+    # squares 0 in float32 (every intermediate of the chain stays a normal number).  The lecture's
+    # vanishing network: the norm must still be the closed form, not 0.
+    n = 100
+    for w in ([0.5, 0.6], [0.45, 0.5]):
+        layer = DiagVector(n, name="diag")
+        model = keras.Sequential([keras.Input((2,)), layer], name="lecture")
+        layer.w.assign(np.array(w, "float32"))
+        monitor = GradientMonitor(every_n_steps=1, log_dir=tmp_path / str(w[0]))
+        model.compile(monitor.wrap(keras.optimizers.SGD(1e-30)), loss=lambda y, p: ops.sum(p, axis=-1))
+        model.fit(np.ones((1, 2), "float32"), np.zeros((1, 2), "float32"), epochs=1, verbose=0, callbacks=[monitor])
+        closed = np.hypot(n * w[0] ** (n - 1), n * w[1] ** (n - 1))
+        assert monitor.history[-1]["global"][0] == pytest.approx(closed, rel=1e-4, abs=0), w  # abs=0: approx allows 1e-12

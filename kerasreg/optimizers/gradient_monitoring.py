@@ -115,7 +115,7 @@ class GradientMonitoring(OptimizerWrapper):
 
         ``sqrt(sum g_j^2)``: two passes over each gradient.  Where a sum of
         squares overflowed (a huge but finite gradient) or is below ``1e-20``
-        (squares of tiny entries underflow), the whole row is recomputed with
+        (squares of tiny entries underflow, to 0 below ~1e-23), the whole row is recomputed with
         ``safe_norm``; a tensor ``cond`` runs that branch only then.
         """
         dense = []
@@ -133,7 +133,10 @@ class GradientMonitoring(OptimizerWrapper):
                               for g in dense])
 
         sums = squares()
-        plain = ops.logical_and(ops.isfinite(sums), ops.logical_or(sums >= 1e-20, sums == 0))
+        # A sum of 0 is not trusted either: entries below ~1e-23 square to 0 in float32 (the lecture's
+        # vanishing network at depth 100), so only an absent gradient (None) is a plain 0.
+        present = ops.convert_to_tensor([g is not None for g in dense])
+        plain = ops.logical_or(ops.logical_not(present), ops.logical_and(ops.isfinite(sums), sums >= 1e-20))
         return ops.cond(ops.all(plain), lambda: ops.sqrt(sums), safe)
 
     def _apply_wrapped(self, grads, variables):
