@@ -15,6 +15,7 @@ it the same way, next to ``add_variable`` and ``update_step``).
 import contextlib
 
 __all__ = [
+    "all_layers",
     "check_variables_are_known",
     "get_initial_epoch",
     "image_layer_seed_generator",
@@ -155,3 +156,13 @@ def stateless_optimizer(optimizer):
     if keras.backend.backend() == "tensorflow" and isinstance(inner, keras.optimizers.Optimizer):
         copy.optimizer = stateless_optimizer(inner)
     return copy
+
+
+# -- every layer of a model, nested ones included ------------------------------
+# ``Model.layers`` lists only the top level; a wrapper's inner layer (e.g.
+# ``WeightNoise(Dense)``) or a layer held by a custom layer is reached only by
+# Keras' tracker, ``Layer._flatten_layers`` (what ``Layer.weights`` itself walks).
+# kerasreg.stacked needs every layer whose hyperparameter may vary per copy.
+def all_layers(model):
+    """Every layer of ``model`` (itself excluded), nested ones included, in Keras' tracking order."""
+    return list(model._flatten_layers(include_self=False, recursive=True))

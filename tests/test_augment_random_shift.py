@@ -95,7 +95,8 @@ def test_bad_arguments_name_the_argument_and_range():
 @pytest.mark.no_torch("kerasreg.stacked vectorizes with jax.vmap / tf.vectorized_map; Keras has no "
                       "backend-neutral vectorized gradient")
 def test_in_stacked_fit_each_copy_equals_training_it_alone():
-    """Copies that differ only in seed share one vectorized group; each draws its own shifts, as if trained alone."""
+    """Copies that differ in seed and largest shift share one vectorized group (the shift is a per-copy
+    scalar there); each draws its own shifts, as if trained alone."""
     from kerasreg import stacked
 
     rng = np.random.default_rng(1)
@@ -104,15 +105,15 @@ def test_in_stacked_fit_each_copy_equals_training_it_alone():
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     def model_fn(copy):
-        return keras.Sequential([keras.Input((16,)), RandomShift(0.9, (4, 4), seed=copy["seed"] + 5),
+        return keras.Sequential([keras.Input((16,)), RandomShift(copy["shift"], (4, 4), seed=copy["seed"] + 5),
                                  keras.layers.Dense(3)])
 
     def optimizer_fn(copy):
         return kerasreg.optimizers.SGD(0.3)
 
-    copies = [{"seed": 3}, {"seed": 4}]
+    copies = [{"seed": 3, "shift": 0.9}, {"seed": 4, "shift": 0.9}, {"seed": 5, "shift": 0.4}]
     result = stacked.fit(model_fn, optimizer_fn, copies, x, y, loss=loss, epochs=2, batch_size=16)
-    assert result.groups == [[0, 1]]
+    assert result.groups == [[0, 1, 2]]
     finals = []
     for i, copy in enumerate(copies):
         keras.utils.set_random_seed(copy["seed"])

@@ -113,3 +113,14 @@ def test_merge_call_query_and_symbolic_inputs():
     with _keras_compat.symbolic_inputs(spec) as (x, y):
         assert not tf.executing_eagerly()
         assert x.shape.as_list() == [None, 3] and y.dtype == tf.int32
+
+
+def test_all_layers_reaches_nested_layers():
+    import kerasreg
+
+    inner = keras.layers.Dense(3, name="inner")
+    model = keras.Sequential([keras.Input((4,)), kerasreg.layers.WeightNoise(inner, stddev=0.1, name="wrapper"),
+                              kerasreg.layers.Dropout(0.3, name="drop")])
+    names = [layer.name for layer in _keras_compat.all_layers(model)]
+    assert {"inner", "wrapper", "drop"} <= set(names)
+    assert names.index("wrapper") < names.index("drop")

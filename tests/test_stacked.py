@@ -23,7 +23,7 @@ def model_fn(copy):
     constraint = kerasreg.constraints.L2Ball(copy["ball"], axis=0) if copy.get("ball") else None
     layers = [keras.Input((FEATURES,))]
     if copy.get("rate"):
-        layers.append(kerasreg.layers.Dropout(copy["rate"], seed=copy["seed"] + 1))
+        layers.append(kerasreg.layers.Dropout(copy["rate"], scaling=copy.get("scaling", "train"), seed=copy["seed"] + 1))
     # No bias before batch normalization: its gradient is zero up to rounding, which Adam
     # would scale up to full steps (the bias would then be rounding noise, different per run).
     hidden = keras.layers.Dense(16, kernel_constraint=constraint, use_bias=not copy.get("bn"))
@@ -34,7 +34,7 @@ def model_fn(copy):
         layers.append(kerasreg.layers.BatchNormalization(momentum=0.7))
     layers.append(keras.layers.Activation("relu"))
     if copy.get("rate"):
-        layers.append(kerasreg.layers.Dropout(copy["rate"], seed=copy["seed"] + 2))
+        layers.append(kerasreg.layers.Dropout(copy["rate"], scaling=copy.get("scaling", "train"), seed=copy["seed"] + 2))
     layers += [keras.layers.Dense(CLASSES, kernel_constraint=constraint)]
     model = keras.Sequential(layers)
     if copy.get("l2"):
@@ -93,13 +93,15 @@ def test_epoch_order_in_graph_equals_numpy_definition():
         np.testing.assert_array_equal(row, stacked.epoch_order(int(seed), 5, 37))
 
 
-# Copies differing by seed, learning rate, optimizer, penalty, dropout rate, constraint and labels,
-# all trained in one stacked fit (several groups in one program).
+# Copies differing by seed, learning rate, optimizer, penalty, dropout rate and scaling, constraint and
+# labels, all trained in one stacked fit (several groups in one program).
 COPIES = [
     {"seed": 11, "opt": "sgd", "lr": 0.3, "l2": 0.03, "rate": 0.3},
     {"seed": 12, "opt": "sgd", "lr": 0.1, "l2": 0.03, "rate": 0.3},  # same group: other seed and lr
     {"seed": 13, "opt": "sgd", "lr": 0.3, "l2": 0.07, "rate": 0.3},  # same group: other penalty strength
-    {"seed": 17, "opt": "sgd", "lr": 0.3, "l2": 0.03, "rate": 0.6},  # other dropout rate: its own group
+    {"seed": 17, "opt": "sgd", "lr": 0.3, "l2": 0.03, "rate": 0.6},  # same group: other dropout rate
+    {"seed": 18, "opt": "sgd", "lr": 0.3, "rate": 0.5, "scaling": "test"},  # the lecture's test-time scaling ...
+    {"seed": 19, "opt": "sgd", "lr": 0.2, "rate": 0.2, "scaling": "test"},  # ... per-copy rate at evaluation too
     {"seed": 14, "opt": "adam", "lr": 0.01, "l1": 0.002, "ball": 0.7},
     {"seed": 15, "opt": "adam", "lr": 0.03, "l1": 0.005, "ball": 0.5},  # same group: lr, l1 and radius
     {"seed": 16, "opt": "momentum", "lr": 0.05, "noisy_labels": True},
@@ -121,7 +123,8 @@ def test_each_copy_equals_training_it_alone():
     assert set(result.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"}
     assert result.history["val_loss"].shape == (len(COPIES), EPOCHS)
     assert sorted(sum(result.groups, [])) == list(range(len(COPIES)))
-    assert result.groups == [[0, 1, 2], [3], [4, 5], [6]]  # seed, lr, penalty and radius do not split a group
+    # Seed, learning rate, penalty, radius and dropout rate do not split a group.
+    assert result.groups == [[0, 1, 2, 3], [4, 5], [6, 7], [8]]
     for i, copy in enumerate(COPIES):
         history, model = train_alone(copy, x, labels[i], x_val, y_val)
         for name, values in history.items():

@@ -111,18 +111,23 @@ class Dropout(keras.layers.Layer):
             self.built = True
 
     def call(self, inputs, training=False):
-        keep = 1.0 - self.rate
+        # ``rate`` is a Python float, or, while kerasreg.stacked traces a group
+        # of copies, each copy's own rate as a scalar tensor: so it is read
+        # only through keras.ops, and the Python shortcuts apply to floats.
+        rate = self.rate
+        static = isinstance(rate, (int, float))
         if not _sampling.active(training):
-            if self.scaling == "test" and self.rate > 0:
-                return inputs * ops.cast(keep, inputs.dtype)
+            if self.scaling == "test" and not (static and rate == 0):
+                return inputs * ops.cast(1.0 - rate, inputs.dtype)
             return inputs
-        if self.rate == 0:
+        if static and rate == 0:
             return inputs
         seed = _sampling.sampling_seed(self.seed_generator)
-        if self.scaling == "train":
-            return keras.random.dropout(inputs, self.rate, noise_shape=self.noise_shape, seed=seed)
         shape = resolve_noise_shape(self.noise_shape, inputs)
-        mask = keras.random.uniform(shape, seed=seed) >= self.rate
+        # mu_i = [u_i >= rate], u_i ~ U[0, 1): Bernoulli(p = 1 - rate).
+        mask = keras.random.uniform(shape, seed=seed) >= ops.cast(rate, "float32")
+        if self.scaling == "train":
+            inputs = inputs / ops.cast(1.0 - rate, inputs.dtype)
         return ops.where(mask, inputs, ops.zeros_like(inputs))
 
     def compute_output_shape(self, input_shape):

@@ -62,18 +62,17 @@ groups are traced into the same compiled function.  So:
 - the strengths of kerasreg's ``L1`` / ``L2`` penalties (``alpha``) and the
   radii of its ``L2Ball`` / ``L1Ball`` constraints (``max_norm``,
   ``radius``), attached to the model's variables (``add_penalties``,
-  ``kernel_constraint``), also vary per copy inside a group: these
+  ``kernel_constraint``), and the ``rate`` of kerasreg's ``Dropout`` and the
+  ``max_shift`` of ``kerasreg.augment.RandomShift`` (anywhere in the model,
+  nested layers included) also vary per copy inside a group: these
   components read the value only through ``keras.ops``, so while the group's
   program is traced each copy's value stands in for the Python float as a
   scalar tensor (the component's code is unchanged; its arithmetic is the
   same, so the result equals the copy's own);
-- every other Python-level hyperparameter (a dropout ``rate``, an activity
-  penalty, an architecture choice) splits groups: one sub-program per
-  distinct configuration, exact by construction.  Compile time grows with
-  the number of groups, not with K.  A dropout rate per copy is therefore
-  one group per rate: kerasreg's ``Dropout`` branches on ``rate`` in Python
-  (``rate == 0`` is the identity, ``keras.random.dropout`` takes a float),
-  so its rate cannot be a traced tensor without changing the layer.
+- every other Python-level hyperparameter (Keras' own ``Dropout`` rate, an
+  activity penalty, an architecture choice) splits groups: one sub-program
+  per distinct configuration, exact by construction.  Compile time grows
+  with the number of groups, not with K.
 - optimizer state is per copy: each copy's optimizer is built on its own
   model, so learning rates (also inside kerasreg's optimizer wrappers),
   slots and the seed states of noise wrappers are the copy's own.

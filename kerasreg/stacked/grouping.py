@@ -12,11 +12,17 @@ from kerasreg import _keras_compat
 # attributes that the component reads only through keras.ops, so that during tracing a
 # per-copy scalar tensor can stand in for the Python float (see _substituted); and
 # attributes that are already non-trainable variables (they vary per copy like weights).
+# Penalties and constraints are found on the model's variables, layers among all its
+# (nested) layers.
 _SUBSTITUTED = {
     "kerasreg>L1": ("alpha",),
     "kerasreg>L2": ("alpha",),
     "kerasreg>L2Ball": ("max_norm",),
     "kerasreg>L1Ball": ("radius",),
+}
+_LAYER_SUBSTITUTED = {
+    "kerasreg>Dropout": ("rate",),
+    "kerasreg>RandomShift": ("max_shift",),
 }
 _IN_VARIABLES = {"kerasreg>WeightNoise": ("stddev",)}
 
@@ -28,8 +34,8 @@ def _registered_name(obj):
 def _strip(config):
     """A config without the entries that may differ between copies of one group."""
     if isinstance(config, dict):
-        per_copy = _SUBSTITUTED.get(config.get("registered_name"), ()) + _IN_VARIABLES.get(
-            config.get("registered_name"), ())
+        name = config.get("registered_name")
+        per_copy = _SUBSTITUTED.get(name, ()) + _LAYER_SUBSTITUTED.get(name, ()) + _IN_VARIABLES.get(name, ())
         if per_copy and isinstance(config.get("config"), dict):
             config = {**config, "config": {k: v for k, v in config["config"].items() if k not in per_copy}}
         return {k: _strip(v) for k, v in config.items() if k not in ("name", "seed")}
@@ -79,7 +85,8 @@ def _check_optimizer(optimizer, i):
 
 
 def _sites(model):
-    """``(component, attribute)`` of each substitutable scalar on ``model``'s trainable variables."""
+    """``(component, attribute)`` of each substitutable scalar: penalties and constraints on
+    ``model``'s trainable variables, then its layers' (nested ones included)."""
     sites, seen = [], set()
     for variable in model.trainable_variables:
         for component in (variable.regularizer, variable.constraint):
@@ -87,6 +94,8 @@ def _sites(model):
                 continue
             seen.add(id(component))
             sites += [(component, attr) for attr in _SUBSTITUTED.get(_registered_name(component), ())]
+    for layer in _keras_compat.all_layers(model):
+        sites += [(layer, attr) for attr in _LAYER_SUBSTITUTED.get(_registered_name(layer), ())]
     return sites
 
 
@@ -140,8 +149,8 @@ class _Group:
         self.sites = _sites(self.model)
         hp = [[float(getattr(obj, attr)) for obj, attr in _sites(m)] for m in models]
         if any(len(h) != len(self.sites) for h in hp):
-            raise ValueError(f"`model_fn`: copies {members} have equal configurations but different penalties "
-                             "or constraints on their variables.")
+            raise ValueError(f"`model_fn`: copies {members} have equal configurations but different penalties, "
+                             "constraints or per-copy layers (dropout, shifts).")
         self.hyperparameters = np.asarray(hp, np.float32).reshape(len(models), len(self.sites))
         stack = lambda per_copy: [np.stack(vals) for vals in zip(*per_copy)] if per_copy[0] else []  # noqa: E731
         self.state = (stack(tv), stack(ntv), stack(ov))

@@ -51,10 +51,11 @@ def _build_program(groups, x, ys, seeds, hps, eval_data, loss_fn, metric_fns, ba
         return step
 
     def make_eval(group):
-        model = group.model
+        model, sites = group.model, group.sites
 
-        def copy_eval(tv, ntv, xe, ye):
-            y_pred, _ = model.stateless_call(tv, ntv, xe, training=False)
+        def copy_eval(tv, ntv, hp, xe, ye):
+            with _substituted(sites, [hp[j] for j in range(len(sites))]):  # e.g. dropout's test-time scaling
+                y_pred, _ = model.stateless_call(tv, ntv, xe, training=False)
             return [loss_fn(ye, y_pred), *[ops.mean(fn(ye, y_pred)) for fn in metric_fns.values()]]
 
         return copy_eval
@@ -103,8 +104,8 @@ def _build_program(groups, x, ys, seeds, hps, eval_data, loss_fn, metric_fns, ba
                 values = [s / n for s in sums[:n_sums]] + [s / (steps + bool(rem)) for s in sums[n_sums:]]
                 for set_name, (xe, ye) in eval_data.items():
                     fn = eval_fns[gi]
-                    out = _backend.vectorized(lambda tv, ntv, fn=fn, xe=xe, ye=ye: fn(tv, ntv, xe, ye),
-                                              vectorize=group.vectorized)(tv, ntv)
+                    out = _backend.vectorized(lambda tv, ntv, hp, fn=fn, xe=xe, ye=ye: fn(tv, ntv, hp, xe, ye),
+                                              vectorize=group.vectorized)(tv, ntv, hp)
                     values += list(out)
                 new_state.append((tv, ntv, ov))
                 row = ops.arange(n_epochs, dtype="int32")[:, None] == ops.cast(e, "int32")  # (n_epochs, 1)
