@@ -171,6 +171,8 @@ def test_batch_norm_statistics_and_weight_noise_are_per_copy():
         (dict(validation_data=(np.zeros((4, 5)), np.zeros(4))), "validation_data"),
         (dict(eval_sets={"test": (np.zeros((4, FEATURES)), np.zeros(3))}), "eval_sets"),
         (dict(x=np.zeros((N, 5))), "`x`"),
+        (dict(programs=0), "`programs`"),
+        (dict(programs="many"), "`programs`"),
     ],
 )
 def test_bad_input_names_the_argument(kwargs, message):
@@ -180,3 +182,37 @@ def test_bad_input_names_the_argument(kwargs, message):
     args.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=message):
         stacked.fit(model_fn, optimizer_fn, args.pop("copies"), args.pop("x"), args.pop("y"), loss=LOSS, **args)
+
+
+@pytest.mark.jax_pass
+@pytest.mark.slow
+def test_programs_side_by_side_equal_one_program():
+    """Groups split over several compiled programs (run on threads) give the one-program histories
+    bit for bit: each group's computation is the same, only the program holding it differs."""
+    x, y, x_val, y_val = data(3)
+    copies = [{"seed": 21, "opt": "sgd", "lr": 0.2, "rate": 0.4}, {"seed": 22, "opt": "adam", "lr": 0.01},
+              {"seed": 23, "opt": "momentum", "lr": 0.05, "l1": 0.01}, {"seed": 24, "opt": "sgd", "lr": 0.1}]
+    runs = [stacked.fit(model_fn, optimizer_fn, copies, x, y, loss=LOSS, epochs=3, batch_size=BATCH,
+                        validation_data=(x_val, y_val), programs=p, epochs_per_call=2) for p in (1, 3)]
+    assert runs[0].groups == runs[1].groups == [[0], [1], [2], [3]]
+    for name in runs[0].history:
+        np.testing.assert_allclose(runs[1].history[name], runs[0].history[name], rtol=1e-6, atol=1e-7, err_msg=name)
+    for i in range(len(copies)):
+        for a, b in zip(runs[1].get_model(i).get_weights(), runs[0].get_model(i).get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_partition_balances_work_over_programs():
+    from kerasreg.stacked.training import _partition
+
+    class G:
+        def __init__(self, k, size):
+            self.members, self.state = list(range(k)), ([np.zeros((k, size))], [], [])
+
+    groups = [G(10, 100), G(30, 100), G(10, 100), G(10, 100), G(5, 100)]
+    parts = _partition(groups, 2)
+    assert sorted(sum(parts, [])) == list(range(5))
+    loads = [sum(len(groups[g].members) for g in part) for part in parts]
+    assert sorted(loads) == [30, 35]  # the largest group alone against the rest
+    assert _partition(groups, 8) == [[1], [0], [2], [3], [4]]  # at most one program per group
+    assert _partition(groups, 1) == [[0, 1, 2, 3, 4]]

@@ -141,7 +141,7 @@ API
 ---
 ``fit(model_fn, optimizer_fn, copies, x, y, *, loss, metrics=("accuracy",),
 epochs, batch_size=32, validation_data=None, eval_sets=None,
-epochs_per_call=None, vectorize="auto", gradient_norms=False) -> StackedResult``
+epochs_per_call=None, vectorize="auto", gradient_norms=False, programs="auto") -> StackedResult``
 
 - ``model_fn``: ``copy -> keras.Model``, built (with a ``keras.Input``),
   Sequential or Functional (its config is the grouping key).
@@ -164,6 +164,13 @@ epochs_per_call=None, vectorize="auto", gradient_norms=False) -> StackedResult``
   history is the same for any value.
 - ``vectorize``: ``"auto"``, ``True`` or ``False``; see above.
 - ``gradient_norms``: bool; adds the ``grad_norm/...`` rows above.
+- ``programs``: ``"auto"`` or an int >= 1: the groups are split over this
+  many compiled programs of about equal work, run side by side on threads
+  (each program's tracing on the calling thread; compiling and running on
+  its own).  XLA's CPU programs use about one core each, so ``"auto"`` is one
+  per CPU core (at most 4, at most one per group), and 1 on a GPU or TPU.
+  The histories are the same for any value (bit for bit in
+  ``tests/test_stacked.py``).
 
 ``StackedResult``: ``history`` (dict ``name -> float32 (K, epochs)``:
 ``loss`` = the training loss *with* penalties averaged over the epoch's

@@ -102,20 +102,74 @@ def trace(fn, *examples):
 
 
 def compile_function(fn):
-    """``fn`` compiled as one XLA program (``jax.jit`` / ``tf.function(jit_compile=True)``)."""
+    """``fn(state, epoch0, n_epochs)`` compiled as one XLA program (``jax.jit`` /
+    ``tf.function(jit_compile=True)``), one per ``n_epochs`` (a Python int).
+
+    Returns ``call(state, epoch0, n_epochs)``, with ``call.trace(state, epoch0,
+    n_epochs)``: trace (and on JAX lower) the program without compiling or
+    running it.  Tracing runs Python (Keras, the layers' code) and is done on
+    the calling thread; compiling and running happen in ``call``, which may run
+    on several threads at once (kerasreg.stacked runs independent programs
+    side by side: XLA's CPU programs use about one core each).
+    """
     _check_backend()
     if keras.backend.backend() == "jax":
         import jax
 
-        return jax.jit(fn, static_argnums=(2,))
+        jitted = jax.jit(fn, static_argnums=(2,))
+        lowered, compiled = {}, {}
+
+        def trace(state, epoch0, n_epochs):
+            if n_epochs not in lowered and n_epochs not in compiled:
+                lowered[n_epochs] = jitted.lower(state, epoch0, n_epochs)
+
+        def call(state, epoch0, n_epochs):
+            if n_epochs not in compiled:
+                trace(state, epoch0, n_epochs)
+                # On CPU, LLVM at optimization level 1: the flagship's programs compiled in
+                # about 2/3 of the time and ran as fast (benchmarks/stacked_vs_torch.py).
+                options = {"xla_backend_optimization_level": 1} if jax.default_backend() == "cpu" else None
+                compiled[n_epochs] = lowered.pop(n_epochs).compile(compiler_options=options)
+            # Waited for here, on the calling thread: JAX's CPU client runs programs dispatched
+            # asynchronously one after another, but programs waited for on two threads side by side.
+            return jax.block_until_ready(compiled[n_epochs](state, epoch0))
+
+        call.trace = trace
+        return call
     import tensorflow as tf
 
-    compiled = {}
+    functions = {}
+
+    def function(n_epochs):
+        if n_epochs not in functions:
+            functions[n_epochs] = tf.function(lambda s, e: fn(s, e, n_epochs), jit_compile=True)
+        return functions[n_epochs]
+
+    def trace(state, epoch0, n_epochs):
+        function(n_epochs).get_concrete_function(state, tf.constant(epoch0, tf.int32))
 
     def call(state, epoch0, n_epochs):
-        # One traced function per chunk length (n_epochs is a Python int).
-        if n_epochs not in compiled:
-            compiled[n_epochs] = tf.function(lambda s, e: fn(s, e, n_epochs), jit_compile=True)
-        return compiled[n_epochs](state, tf.constant(epoch0, tf.int32))
+        return function(n_epochs)(state, tf.constant(epoch0, tf.int32))
 
+    call.trace = trace
     return call
+
+
+def default_programs(n_groups):
+    """How many programs ``programs="auto"`` runs side by side: one on an accelerator (it runs
+    a program's independent operations in parallel itself); on CPU one per core, at most 4
+    and at most one per group (XLA's CPU programs use about one core each)."""
+    _check_backend()
+    if keras.backend.backend() == "jax":
+        import jax
+
+        accelerator = jax.default_backend() != "cpu"
+    else:
+        import tensorflow as tf
+
+        accelerator = bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+    if accelerator:
+        return 1
+    import os
+
+    return max(1, min(n_groups, os.cpu_count() or 1, 4))

@@ -2,6 +2,7 @@
 
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import keras
 import numpy as np
@@ -20,13 +21,16 @@ __all__ = ["fit", "StackedResult"]
 
 
 def fit(model_fn, optimizer_fn, copies, x, y, *, loss, metrics=("accuracy",), epochs, batch_size=32,
-        validation_data=None, eval_sets=None, epochs_per_call=None, vectorize="auto", gradient_norms=False):
+        validation_data=None, eval_sets=None, epochs_per_call=None, vectorize="auto", gradient_norms=False,
+        programs="auto"):
     """Train K copies of one Keras model at once; see the ``kerasreg.stacked`` module docstring."""
     copies = _check_copies(copies)
     if not (isinstance(vectorize, bool) or vectorize == "auto"):
         raise ValueError(f"`vectorize` must be True, False or 'auto', got {vectorize!r}.")
     if not isinstance(gradient_norms, bool):
         raise ValueError(f"`gradient_norms` must be True or False, got {gradient_norms!r}.")
+    if programs != "auto":
+        programs = _positive_int("programs", programs)
     epochs = _positive_int("epochs", epochs)
     batch_size = _positive_int("batch_size", batch_size)
     epochs_per_call = epochs if epochs_per_call is None else _positive_int("epochs_per_call", epochs_per_call)
@@ -85,32 +89,57 @@ def fit(model_fn, optimizer_fn, copies, x, y, *, loss, metrics=("accuracy",), ep
     ys = [ops.convert_to_tensor(y[g.members]) for g in groups]
     eval_tensors = {name: (ops.convert_to_tensor(xe), ops.convert_to_tensor(ye)) for name, (xe, ye) in eval_data.items()}
     hps = [ops.convert_to_tensor(g.hyperparameters) for g in groups]
-    program, names = _build_program(groups, ops.convert_to_tensor(x), ys, seeds, hps, eval_tensors, loss_fn,
-                                    metric_fns, batch_size, gradient_norms)
-    run = _backend.compile_function(program)
+    x_tensor = ops.convert_to_tensor(x)
+    parts = _partition(groups, _backend.default_programs(len(groups)) if programs == "auto" else programs)
+    runs, names, state = [], [None] * len(groups), [None] * len(groups)
+    for part in parts:  # one compiled program per part, the parts run side by side
+        program, part_names = _build_program([groups[g] for g in part], x_tensor, [ys[g] for g in part],
+                                             [seeds[g] for g in part], [hps[g] for g in part], eval_tensors,
+                                             loss_fn, metric_fns, batch_size, gradient_norms)
+        runs.append(_backend.compile_function(program))
+        for g, group_names in zip(part, part_names):
+            names[g] = group_names
+            state[g] = tuple([ops.convert_to_tensor(v) for v in piece] for piece in groups[g].state)
 
-    state = [tuple([ops.convert_to_tensor(v) for v in part] for part in g.state) for g in groups]
+    traced = set()
     chunks = [[[] for _ in group_names] for group_names in names]
     done = 0
     call_seconds = []
-    while done < epochs:
-        length = min(epochs_per_call, epochs - done)
-        start = time.perf_counter()
-        try:
-            state, histories = run(state, np.int32(done), length)
-        except Exception as error:
-            if done or vectorize is False:
-                raise
-            raise RuntimeError(
-                f"kerasreg.stacked: tracing or compiling the training program failed ({type(error).__name__}: "
-                f"{str(error).strip()[:2000]}). If a layer cannot be vectorized, `vectorize=False` trains each copy "
-                "alone in the same program."
-            ) from error
-        for gi in range(len(groups)):
-            for j in range(len(names[gi])):
-                chunks[gi][j].append(np.asarray(keras.ops.convert_to_numpy(histories[gi][j])))
-        call_seconds.append(time.perf_counter() - start)
-        done += length
+    pool = ThreadPoolExecutor(len(parts)) if len(parts) > 1 else None
+    try:
+        while done < epochs:
+            length = min(epochs_per_call, epochs - done)
+            start = time.perf_counter()
+            try:
+                part_states = [[state[g] for g in part] for part in parts]
+                if length not in traced:
+                    for run, part_state in zip(runs, part_states):  # Python tracing: one thread
+                        run.trace(part_state, np.int32(done), length)
+                    traced.add(length)
+                calls = [(run, part_state) for run, part_state in zip(runs, part_states)]
+                if pool is None:
+                    outputs = [run(part_state, np.int32(done), length) for run, part_state in calls]
+                else:
+                    futures = [pool.submit(run, part_state, np.int32(done), length) for run, part_state in calls]
+                    outputs = [future.result() for future in futures]
+            except Exception as error:
+                if done or vectorize is False:
+                    raise
+                raise RuntimeError(
+                    f"kerasreg.stacked: tracing or compiling the training program failed ({type(error).__name__}: "
+                    f"{str(error).strip()[:2000]}). If a layer cannot be vectorized, `vectorize=False` trains each "
+                    "copy alone in the same program."
+                ) from error
+            for part, (part_state, histories) in zip(parts, outputs):
+                for j, g in enumerate(part):
+                    state[g] = part_state[j]
+                    for r in range(len(names[g])):
+                        chunks[g][r].append(np.asarray(keras.ops.convert_to_numpy(histories[j][r])))
+            call_seconds.append(time.perf_counter() - start)
+            done += length
+    finally:
+        if pool is not None:
+            pool.shutdown()
     # A gradient-norm row of a layer that a copy's model does not have stays NaN.
     history = {name: np.full((k, epochs), np.nan, np.float32) for group_names in names for name in group_names}
     for gi, g in enumerate(groups):
@@ -120,3 +149,16 @@ def fit(model_fn, optimizer_fn, copies, x, y, *, loss, metrics=("accuracy",), ep
     result = StackedResult(copies, history, [g.members for g in groups], states, model_fn)
     result.call_seconds = call_seconds
     return result
+
+
+def _partition(groups, programs):
+    """Group indices split into at most ``programs`` parts of about equal work (copies x weights per
+    group; largest first, each to the lightest part), each part in group order."""
+    cost = [len(g.members) * sum(int(np.prod(v.shape[1:])) for v in g.state[0]) for g in groups]
+    parts = [[] for _ in range(min(programs, len(groups)))]
+    load = [0] * len(parts)
+    for g in sorted(range(len(groups)), key=lambda g: -cost[g]):
+        lightest = load.index(min(load))
+        parts[lightest].append(g)
+        load[lightest] += cost[g]
+    return [sorted(part) for part in parts]
