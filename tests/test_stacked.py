@@ -196,10 +196,10 @@ def test_programs_side_by_side_equal_one_program():
                         validation_data=(x_val, y_val), programs=p, epochs_per_call=2) for p in (1, 3)]
     assert runs[0].groups == runs[1].groups == [[0], [1], [2], [3]]
     for name in runs[0].history:
-        np.testing.assert_allclose(runs[1].history[name], runs[0].history[name], rtol=1e-6, atol=1e-7, err_msg=name)
+        np.testing.assert_array_equal(runs[1].history[name], runs[0].history[name], err_msg=name)
     for i in range(len(copies)):
         for a, b in zip(runs[1].get_model(i).get_weights(), runs[0].get_model(i).get_weights()):
-            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+            np.testing.assert_array_equal(a, b)
 
 
 def test_partition_balances_work_over_programs():
