@@ -20,8 +20,8 @@ def _data():
     return x, y
 
 
-def _model(jit=False, noise=None):
-    model = keras.Sequential([keras.Input((D,)), keras.layers.Dense(1)])
+def _model(jit=False, noise=None, constraint=None):
+    model = keras.Sequential([keras.Input((D,)), keras.layers.Dense(1, kernel_constraint=constraint)])
     model.set_weights([np.array([[0.1], [0.2], [-0.3], [0.7]], "float32"), np.array([0.3], "float32")])
     optimizer = keras.optimizers.SGD(LR)
     model.compile(optimizer=noise.wrap(optimizer) if noise else optimizer, loss="mse", jit_compile=jit)
@@ -53,12 +53,16 @@ class Record(keras.callbacks.Callback):
         self.logs.append(dict(logs))
 
 
-def test_update_uses_noisy_gradient_on_clean_weights(tmp_path):
+@pytest.mark.parametrize("path", ["incremental", "exact"])
+def test_update_uses_noisy_gradient_on_clean_weights(tmp_path, path):
     """Exact numpy reference with the same draws (graph mode; under XLA
-    TensorFlow's stateless RNG gives other draws, see the next test)."""
+    TensorFlow's stateless RNG gives other draws, see the next test).  Both ways
+    of applying the update: to the noisy weights with the noise swapped after
+    (plain SGD), and to W (a constraint reads W: here one that never binds)."""
     x, y = _data()
     noise = WeightNoiseCallback(SIGMA, seed=SEED)
-    model = _model(noise=noise)
+    model = _model(noise=noise, constraint=keras.constraints.MaxNorm(1e6) if path == "exact" else None)
+    assert model.optimizer._incremental(model.trainable_variables) == (path == "incremental")
     rec = Record()
     ckpt = keras.callbacks.ModelCheckpoint(str(tmp_path / "e{epoch}.weights.h5"), save_weights_only=True)
     model.fit(x, y, batch_size=M, epochs=7, shuffle=False, verbose=0,

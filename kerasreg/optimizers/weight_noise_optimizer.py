@@ -37,6 +37,13 @@ class WeightNoiseOptimizer(OptimizerWrapper):
     z ~ N(0, I);  W' -> W' + sigma z
     ```
 
+    When the inner update does not read ``W`` (``W' = W - Delta`` with
+    ``Delta`` from the gradient and the optimizer's slots only: SGD, momentum,
+    Adam, RMSProp, AdaGrad without weight decay, EMA or constraints) it is
+    made to ``W + eps`` and the noise is swapped after it, ``W + eps - Delta
+    - eps + sigma z``, one add per variable instead of two: the same
+    arithmetic up to float rounding.
+
     ``z`` for all variables is one draw ``keras.random.normal((P,), seed=g)``
     (``P`` the number of trainable weights), cut into the variables in
     ``model.trainable_variables`` order, ``g`` a ``SeedGenerator(seed)``
@@ -147,21 +154,40 @@ class WeightNoiseOptimizer(OptimizerWrapper):
                     -self.applied_stddev.value * self.noise.value)
         self.applied_stddev.assign(0.0)
 
+    def _incremental(self, variables):
+        """Whether the inner update reads only the gradient and the optimizer's slots, never ``W``
+        (``W <- W - Delta``): then it can be made to the noisy weights, and the noise swapped after
+        it in one add per variable.  Keras' and kerasreg's SGD, momentum, Adam, RMSProp and AdaGrad,
+        without weight decay, EMA or constraints (all of which read ``W``)."""
+        import kerasreg.optimizers as own
+
+        inner = self.optimizer
+        kinds = (own.SGD, own.Momentum, own.Adam, own.RMSProp, own.AdaGrad, keras.optimizers.SGD,
+                 keras.optimizers.Adam, keras.optimizers.RMSprop, keras.optimizers.Adagrad)
+        return (type(inner) in kinds and not inner.weight_decay and not inner.use_ema
+                and all(getattr(v, "constraint", None) is None for v in variables))
+
     def _apply_wrapped(self, grads, variables):
-        # Every step is one draw of all z and, per variable, two in-place
+        # Every step is one draw of all z and, per variable, one or two in-place
         # adds: the flat noise is scaled once and split (not one random op,
         # read, multiply and assign per variable; on TensorFlow without XLA
         # each op costs executor time).
         applied = self.applied_stddev.value
         on = ops.greater(applied, 0.0)
         z = self.noise.value
-        self._shift(variables, -applied * z)
-        self.optimizer.apply(grads, variables)
+        # eps, computed here: on TensorFlow ``.value`` is the variable itself, read where it is
+        # used, and ``noise`` is assigned below.
+        eps = applied * z
+        incremental = self._incremental(variables)
+        if not incremental:
+            self._shift(variables, -eps)  # back to W
+        self.optimizer.apply(grads, variables)  # W - Delta (or W + eps - Delta)
         fresh = keras.random.normal(self.noise.shape, seed=self.seed_generator)
-        z = ops.where(on, fresh, z)  # a fresh z while the noise is on
-        self.noise.assign(z)
+        z_new = ops.where(on, fresh, z)  # a fresh z while the noise is on
+        self.noise.assign(z_new)
         sigma = ops.where(on, self.noise_stddev.value, 0.0)
-        self._shift(variables, sigma * z)
+        # W - Delta + sigma z' (incremental: W + eps - Delta - eps + sigma z', in one add).
+        self._shift(variables, sigma * z_new - eps if incremental else sigma * z_new)
         self.applied_stddev.assign(sigma)
 
     def get_config(self):

@@ -39,7 +39,8 @@ The design, per base seed ``--seed``:
   every ``PASSES`` passes.
 * Selection on validation cross-entropy, per seed, from ``GRIDS`` below (the
   lecture's own dropout, keep 0.8 of inputs and 0.5 of hidden units, is in
-  its grid); early stopping picks the pass with the lowest validation
+  its grid; quick mode, ``make demo``, uses ``QUICK_GRIDS``, without the
+  points validation picked on at most one seed of ten in development); early stopping picks the pass with the lowest validation
   cross-entropy (the lecture: "training time can be treated as a
   hyperparameter").  Test is read only for the selected choice; the report
   also shows every grid point's test numbers.
