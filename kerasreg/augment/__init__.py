@@ -33,12 +33,29 @@ which trains against ``(1 - 0.1) * one_hot + 0.1 / K``.
 each augmentation, like the lecture's slide.
 """
 
-from kerasreg.augment.label_noise import LabelNoise, flip_labels
+import importlib
+
 from kerasreg.augment.names import AUGMENTATIONS, LECTURE_AUGMENTATIONS
-from kerasreg.augment.pipeline import Pipeline, pipeline
-from kerasreg.augment.preview import preview, preview_images
 from kerasreg.augment.random_elastic_transform import RandomElasticTransform
 from kerasreg.augment.random_shift import RandomShift, shift_images
+
+# tf.data and image-file helpers: TensorFlow, loaded on first use (the layers above are keras.ops
+# only and import without TensorFlow).
+_LAZY = {"LabelNoise": "label_noise", "flip_labels": "label_noise", "Pipeline": "pipeline",
+         "pipeline": "pipeline", "preview": "preview", "preview_images": "preview"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module = importlib.import_module(f"kerasreg.augment.{_LAZY[name]}")
+        # Bind every name of that module here: importing it also set the package attribute of
+        # the module's own name (``pipeline``, ``preview``), which the function must replace.
+        for other, home in _LAZY.items():
+            if home == _LAZY[name]:
+                globals()[other] = getattr(module, other)
+        return globals()[name]
+    raise AttributeError(f"module 'kerasreg.augment' has no attribute {name!r}")
+
 
 __all__ = [
     "AUGMENTATIONS",

@@ -1,0 +1,42 @@
+"""kerasreg imports without TensorFlow on JAX (the GPU machines have JAX, not TensorFlow); the lazy names resolve."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_import_on_jax_without_tensorflow():
+    code = (
+        "import sys\n"
+        "sys.modules['tensorflow'] = None  # any import of TensorFlow fails\n"
+        "import kerasreg\n"
+        "from kerasreg import stacked, study\n"
+        "from kerasreg.augment import RandomShift\n"
+        "from kerasreg.recipes import overfitting\n"
+        "import keras\n"
+        "assert keras.backend.backend() == 'jax'\n"
+        "print('imported')\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "imported" in out.stdout, out.stderr[-3000:]
+
+
+def test_lazy_names_are_the_functions_not_their_modules():
+    import types
+
+    import kerasreg.augment as augment
+    import kerasreg.distribute as distribute
+
+    for name in ("pipeline", "preview", "preview_images", "flip_labels"):
+        assert isinstance(getattr(augment, name), types.FunctionType), name
+        assert isinstance(getattr(augment, name), types.FunctionType), name  # a second access too
+    assert isinstance(augment.Pipeline, type) and isinstance(augment.LabelNoise, type)
+    for name in ("fit", "split_cpu", "get_strategy", "enable_determinism"):
+        assert isinstance(getattr(distribute, name), types.FunctionType), name
+    assert isinstance(distribute.Trainer, type)
+    with pytest.raises(AttributeError, match="no_such"):
+        augment.no_such
