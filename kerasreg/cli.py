@@ -207,7 +207,12 @@ def quiet_tensorflow(verbose=False):
     every other line is written back to stderr.  Must run before TensorFlow
     is first imported to have any effect.
     """
-    if verbose or "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
+    # TensorFlow is imported even on JAX when installed: Keras' own set_random_seed imports it
+    # (kerasreg.stacked calls that per copy), so its start-up lines would come later anyway.
+    # On JAX, jax too: its platforms start (and XLA logs the same lines) on first use.
+    modules = [m for m in ("tensorflow", "jax") if m not in sys.modules and importlib.util.find_spec(m) is not None
+               and (m == "tensorflow" or os.environ.get("KERAS_BACKEND") == "jax")]
+    if verbose or not modules:
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     import tempfile
@@ -217,7 +222,10 @@ def quiet_tensorflow(verbose=False):
     with tempfile.TemporaryFile(mode="w+b") as tmp:
         os.dup2(tmp.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            for module in modules:
+                imported = importlib.import_module(module)
+                if module == "jax":
+                    imported.devices()
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
@@ -233,6 +241,11 @@ def quiet_tensorflow(verbose=False):
         absl.logging.set_verbosity(absl.logging.ERROR)
     except ImportError:
         pass
+    # TensorFlow's Python warnings (e.g. tf.vectorized_map's "Using a while_loop for converting
+    # Bitcast", once per traced random op in kerasreg.stacked): shown with --verbose only.
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def check_dataset(name):

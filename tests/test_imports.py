@@ -16,6 +16,7 @@ def test_import_on_jax_without_tensorflow():
         "from kerasreg import stacked, study\n"
         "from kerasreg.augment import RandomShift\n"
         "from kerasreg.recipes import overfitting\n"
+        "from kerasreg.data import EMBEDDED\n"
         "import keras\n"
         "assert keras.backend.backend() == 'jax'\n"
         "print('imported')\n"
@@ -35,6 +36,10 @@ def test_lazy_names_are_the_functions_not_their_modules():
         assert isinstance(getattr(augment, name), types.FunctionType), name
         assert isinstance(getattr(augment, name), types.FunctionType), name  # a second access too
     assert isinstance(augment.Pipeline, type) and isinstance(augment.LabelNoise, type)
+    import kerasreg.data as data
+
+    for name in ("load", "load_arrays", "from_arrays"):
+        assert isinstance(getattr(data, name), types.FunctionType), name
     for name in ("fit", "split_cpu", "get_strategy", "enable_determinism"):
         assert isinstance(getattr(distribute, name), types.FunctionType), name
     assert isinstance(distribute.Trainer, type)
