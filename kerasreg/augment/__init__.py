@@ -33,8 +33,7 @@ which trains against ``(1 - 0.1) * one_hot + 0.1 / K``.
 each augmentation, like the lecture's slide.
 """
 
-import importlib
-
+from kerasreg._lazy import lazy_names
 from kerasreg.augment.names import AUGMENTATIONS, LECTURE_AUGMENTATIONS
 from kerasreg.augment.random_elastic_transform import RandomElasticTransform
 from kerasreg.augment.random_shift import RandomShift, shift_images
@@ -45,16 +44,7 @@ _LAZY = {"LabelNoise": "label_noise", "flip_labels": "label_noise", "Pipeline": 
          "pipeline": "pipeline", "preview": "preview", "preview_images": "preview"}
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        module = importlib.import_module(f"kerasreg.augment.{_LAZY[name]}")
-        # Bind every name of that module here: importing it also set the package attribute of
-        # the module's own name (``pipeline``, ``preview``), which the function must replace.
-        for other, home in _LAZY.items():
-            if home == _LAZY[name]:
-                globals()[other] = getattr(module, other)
-        return globals()[name]
-    raise AttributeError(f"module 'kerasreg.augment' has no attribute {name!r}")
+__getattr__ = lazy_names("kerasreg.augment", _LAZY, globals())
 
 
 __all__ = [

@@ -10,8 +10,7 @@ datasets as numpy arrays; ``from_arrays`` runs your own arrays through the
 same splits and pipeline.
 """
 
-import importlib
-
+from kerasreg._lazy import lazy_names
 from kerasreg.data.embedded import EMBEDDED
 from kerasreg.data.info import DatasetInfo
 
@@ -19,16 +18,7 @@ from kerasreg.data.info import DatasetInfo
 _LAZY = {"from_arrays": "load", "load": "load", "load_arrays": "load"}
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        module = importlib.import_module(f"kerasreg.data.{_LAZY[name]}")
-        # Bind every name of that module here: importing it also set the package attribute of
-        # the module's own name (``load``), which the function must replace.
-        for other, home in _LAZY.items():
-            if home == _LAZY[name]:
-                globals()[other] = getattr(module, other)
-        return globals()[name]
-    raise AttributeError(f"module 'kerasreg.data' has no attribute {name!r}")
+__getattr__ = lazy_names("kerasreg.data", _LAZY, globals())
 
 
 __all__ = ["EMBEDDED", "DatasetInfo", "from_arrays", "load", "load_arrays"]

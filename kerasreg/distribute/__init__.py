@@ -8,8 +8,7 @@ loaded on first use of their names, so ``import kerasreg`` works on JAX or
 torch without TensorFlow installed.
 """
 
-import importlib
-
+from kerasreg._lazy import lazy_names
 from kerasreg.distribute.replicas import cross_replica_sum, num_replicas_in_sync, replica_cond
 
 _LAZY = {
@@ -22,16 +21,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        module = importlib.import_module(f"kerasreg.distribute.{_LAZY[name]}")
-        # Bind every name of that module here: importing it also set the package attribute of
-        # the module's own name (``pipeline``, ``preview``), which the function must replace.
-        for other, home in _LAZY.items():
-            if home == _LAZY[name]:
-                globals()[other] = getattr(module, other)
-        return globals()[name]
-    raise AttributeError(f"module 'kerasreg.distribute' has no attribute {name!r}")
+__getattr__ = lazy_names("kerasreg.distribute", _LAZY, globals())
 
 
 __all__ = ["cross_replica_sum", "num_replicas_in_sync", "replica_cond", *_LAZY]
