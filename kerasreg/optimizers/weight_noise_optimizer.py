@@ -162,9 +162,12 @@ class WeightNoiseOptimizer(OptimizerWrapper):
         import kerasreg.optimizers as own
 
         inner = self.optimizer
-        kinds = (own.SGD, own.Momentum, own.Adam, own.RMSProp, own.AdaGrad, keras.optimizers.SGD,
-                 keras.optimizers.Adam, keras.optimizers.RMSprop, keras.optimizers.Adagrad)
-        return (type(inner) in kinds and not inner.weight_decay and not inner.use_ema
+        # Keras' own (on torch, Keras swaps in its backend subclass, e.g. torch_sgd.SGD, same
+        # update); not a user's subclass, whose update may read W.
+        known = type(inner) in (own.SGD, own.Momentum, own.Adam, own.RMSProp, own.AdaGrad) or (
+            isinstance(inner, (keras.optimizers.SGD, keras.optimizers.Adam, keras.optimizers.RMSprop,
+                               keras.optimizers.Adagrad)) and type(inner).__module__.startswith("keras."))
+        return (known and not inner.weight_decay and not inner.use_ema
                 and all(getattr(v, "constraint", None) is None for v in variables))
 
     def _apply_wrapped(self, grads, variables):
