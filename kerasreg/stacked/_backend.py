@@ -127,7 +127,7 @@ def compile_function(fn):
             if n_epochs not in compiled:
                 trace(state, epoch0, n_epochs)
                 # On CPU, LLVM at optimization level 1: the flagship's programs compiled in
-                # about 2/3 of the time and ran as fast (benchmarks/stacked_vs_torch.py).
+                # about 2/3 of the time and ran as fast (measured on the flagship, 2 cores).
                 options = {"xla_backend_optimization_level": 1} if jax.default_backend() == "cpu" else None
                 compiled[n_epochs] = lowered.pop(n_epochs).compile(compiler_options=options)
             # Waited for here, on the calling thread: JAX's CPU client runs programs dispatched
