@@ -40,8 +40,8 @@ from kerasreg.augment.random_shift import RandomShift, shift_images
 
 # tf.data and image-file helpers: TensorFlow, loaded on first use (the layers above are keras.ops
 # only and import without TensorFlow).
-_LAZY = {"LabelNoise": "label_noise", "flip_labels": "label_noise", "Pipeline": "pipeline",
-         "pipeline": "pipeline", "preview": "preview", "preview_images": "preview"}
+_LAZY = {"LabelNoise": "label_noise", "flip_labels": "label_noise", "Pipeline": "pipelines",
+         "pipeline": "pipelines", "preview": "previews", "preview_images": "previews"}
 
 
 __getattr__ = lazy_names("kerasreg.augment", _LAZY, globals())

@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from kerasreg._validation import check_float, check_int
-from kerasreg.augment.pipeline import batch_seeds
+from kerasreg.augment.pipelines import batch_seeds
 
 __all__ = ["LabelNoise", "flip_labels"]
 

@@ -15,7 +15,7 @@ from kerasreg.data.embedded import EMBEDDED
 from kerasreg.data.info import DatasetInfo
 
 # The tf.data pipelines: TensorFlow, loaded on first use (the embedded arrays above are numpy).
-_LAZY = {"from_arrays": "load", "load": "load", "load_arrays": "load"}
+_LAZY = {"from_arrays": "loading", "load": "loading", "load_arrays": "loading"}
 
 
 __getattr__ = lazy_names("kerasreg.data", _LAZY, globals())

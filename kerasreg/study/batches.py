@@ -48,7 +48,7 @@ def batches(x, y, batch_size, seed):
     """
     import tensorflow as tf  # tf.data feeds every backend
 
-    from kerasreg.data.load import _silence_keras_shuffle_reminder
+    from kerasreg.data.loading import _silence_keras_shuffle_reminder
 
     if len(x) != len(y):
         raise ValueError(f"`x` and `y` must hold the same number of examples, got {len(x)} and {len(y)}.")

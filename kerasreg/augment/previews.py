@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from kerasreg._validation import check_int
 from kerasreg.augment import names as _names
-from kerasreg.augment.pipeline import Pipeline
+from kerasreg.augment.pipelines import Pipeline
 
 __all__ = ["preview", "preview_images"]
 
