@@ -16,8 +16,9 @@ from kerasreg.cli import recipe_info
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPES = sorted(recipe_info())
 
-# Checks that the flagship's docstring names as weak at 5 seeds (their intervals straddle zero at some
-# base seeds: the per-unit norm constraint, early stopping under a cosine schedule, weight noise).  They are
+# Checks that the flagship's docstring names as weak (their intervals straddled zero at some base seeds
+# before the baseline was averaged over runs: the per-unit norm constraint, early stopping under a cosine
+# schedule, weight noise).  They are
 # not exempt from being measured: when one does not hold, its report must say so in words.
 WEAK = {"overfitting": ("norm constraint", "early stopping", "weight noise")}
 

@@ -82,9 +82,46 @@ def test_the_flagship_selects_on_validation_only(tmp_path, monkeypatch):
         return json.loads((out / "overfitting" / "metrics.json").read_text())
 
     clean, poisoned = run(False), run(True)
-    assert set(clean["selected"]) == set(overfitting.VARIANTS[1:])
+    runs = [f"early_stopping (baseline run {r + 1})" for r in range(1, overfitting.BASELINE_RUNS)]
+    assert set(clean["selected"]) == set(overfitting.VARIANTS[1:]) | set(runs)
     for variant, record in clean["selected"].items():
         assert poisoned["selected"][variant]["chosen"] == record["chosen"], variant
     assert clean["per_seed"]["test_loss/l2"] != poisoned["per_seed"]["test_loss/l2"]
     # The choices are not trivially constant: the fake validation numbers make them vary over seeds.
     assert len({json.dumps(c) for c in clean["selected"]["l2"]["chosen"]}) > 1
+
+
+def test_the_baseline_is_the_mean_of_its_runs_and_each_run_stops_on_its_own(tmp_path, monkeypatch):
+    """The baseline's numbers per seed are the mean over its BASELINE_RUNS runs (run 0 on the seed itself, paired with
+    the variants; the others on derived seeds), and early stopping stops each run at its own lowest validation
+    point; recomputed here from the (fake) histories, independently of the recipe's indexing."""
+    seen = {}
+
+    def fake(model_fn, optimizer_fn, copies, x, y, **kwargs):
+        result = _fake_fit(model_fn, optimizer_fn, copies, x, y, **kwargs)
+        seen.update(copies=copies, history=result.history)
+        return result
+
+    monkeypatch.setattr(overfitting.stacked, "fit", fake)
+    monkeypatch.setattr(overfitting, "_curves", lambda *a: None)
+    monkeypatch.setattr(overfitting, "_inspect", lambda *a: None)
+    study.run(overfitting.STUDY, study.options(quick=True, seed=5, epochs=40, out=str(tmp_path)), print_summary=False)
+    metrics = json.loads((tmp_path / "overfitting" / "metrics.json").read_text())
+    seeds = metrics["settings"]["seeds"]
+    copies, h = seen["copies"], seen["history"]
+    base = [(i, c) for i, c in enumerate(copies) if c["variant"] == "baseline"]
+    assert len(base) == overfitting.BASELINE_RUNS * len(seeds)
+    variant_seeds = {c["seed"] for c in copies if c["variant"] != "baseline"}
+    assert variant_seeds == set(seeds)
+    expected_test, expected_stop = [], []
+    for j, s in enumerate(seeds):
+        own = [i for i, c in base if c["seed"] == s]
+        assert len(own) == 1  # run 0: the seed itself
+        derived = study.derive_seeds(s, overfitting.BASELINE_RUNS)
+        others = [i for i, c in base if c.get("run") and c["seed"] == derived[c["run"]]]
+        assert len(others) == overfitting.BASELINE_RUNS - 1 and not {copies[i]["seed"] for i in others} & variant_seeds
+        rows = own + others
+        expected_test.append(np.mean([h["test_loss"][i, -1] for i in rows]))
+        expected_stop.append(np.mean([h["test_loss"][i, int(np.argmin(h["val_loss"][i]))] for i in rows]))
+    np.testing.assert_allclose(metrics["per_seed"]["test_loss/baseline"], expected_test, rtol=1e-6)
+    np.testing.assert_allclose(metrics["per_seed"]["test_loss/early_stopping"], expected_stop, rtol=1e-6)
