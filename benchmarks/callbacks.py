@@ -21,16 +21,19 @@ of ``ROUNDS`` rounds the variants run in turn (the order rotates per round),
 each ``fit`` for ``EPOCHS`` epochs; a last callback records the wall time
 between consecutive epoch ends, so every epoch's time includes the monitors'
 epoch-end work.  The first epoch of each ``fit`` (tracing, compilation) is
-dropped.  Reported: the median epoch time per variant and its ratio to the
-median of the baseline; ``none_repeat``, a second identical baseline,
-shows the noise floor of the machine (on a shared, loaded machine it can be
-far from 1, and then so are the other ratios); the load average is printed
-before and after.  Goals: gradient monitor every step <= 1.15, weight
+dropped.  A variant's ratio is paired by round: its median epoch in a round
+over the baseline's median epoch in the same round (minutes apart, the
+machine's speed drifts by more than the effects measured; two identical
+variants' pooled medians differed by up to 0.1).  Reported: the median of
+the per-round ratios and a 95% t interval of their geometric mean (over
+log ratios); ``none_repeat``, a second identical baseline, shows the noise
+floor of the machine; the load average is printed before and after.  Goals: gradient monitor every step <= 1.15, weight
 noise <= 1.15, curvature (20 iterations per epoch) <= 1.3, activations
 <= 1.3.
 
 Writes ``benchmarks/results/callbacks.json``.
-Run: ``python benchmarks/callbacks.py`` (about 2-3 minutes on 2 cores);
+Run: ``python benchmarks/callbacks.py [--rounds N]`` (12 rounds: about 5
+minutes on 2 cores);
 ``--tiny`` (1 round of 2 epochs, results not written) only checks that it runs.
 """
 
@@ -54,12 +57,23 @@ from kerasreg.callbacks import (ActivationMonitor, ClippingMonitor,  # noqa: E40
 from kerasreg.optimizers import GradientClipping  # noqa: E402
 
 TINY = "--tiny" in sys.argv[1:]
-ROUNDS = 1 if TINY else 4
+ROUNDS = 1 if TINY else (int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 12)
 EPOCHS = 2 if TINY else 4
 BATCH = 32
 GOALS = {"gradient_monitor": 1.15, "weight_noise": 1.15, "curvature_monitor": 1.3,
          "activation_monitor": 1.3}
 
+
+
+def _geometric_interval(ratios):
+    """95% t interval of the geometric mean of ``ratios`` (``kerasreg.study.t_interval`` of their logs)."""
+    from kerasreg.study import t_interval
+
+    logs = np.log(np.asarray(ratios, dtype="float64"))
+    if len(logs) < 2:
+        return [float(np.exp(logs.mean()))] * 2
+    interval = t_interval(logs)
+    return [float(np.exp(interval.low)), float(np.exp(interval.high))]
 
 
 def make_model(weights, clipping=False, wrap=None):
@@ -120,8 +134,16 @@ def main():
         print(f"round {r + 1}/{ROUNDS} done ({time.perf_counter() - start:.0f} s)", flush=True)
 
     medians = {name: statistics.median(t) for name, t in times.items()}
-    ratios = {name: medians[name] / medians["none"] for name in names}
-    ratios["clipping_monitor"] = medians["clipping_monitor"] / medians["gradient_clipping"]
+    per_epoch = EPOCHS - 1
+    baseline_of = {n: ("gradient_clipping" if n == "clipping_monitor" else "none") for n in names}
+    round_ratios = {}  # per round: the variant's median epoch over its baseline's, in that round
+    for name in names:
+        ours = [statistics.median(times[name][r * per_epoch:(r + 1) * per_epoch]) for r in range(ROUNDS)]
+        base = [statistics.median(times[baseline_of[name]][r * per_epoch:(r + 1) * per_epoch])
+                for r in range(ROUNDS)]
+        round_ratios[name] = [a / b for a, b in zip(ours, base)]
+    ratios = {name: statistics.median(r) for name, r in round_ratios.items()}
+    intervals = {name: _geometric_interval(r) for name, r in round_ratios.items()}
     result = {
         "description": __doc__.split("\n\n")[0],
         "backend": keras.backend.backend(),
@@ -131,13 +153,15 @@ def main():
         "load_average_before": load_before,
         "load_average_at_end": os.getloadavg(),
         "noise_floor_ratio": ratios["none_repeat"],
+        "noise_floor_ci95": intervals["none_repeat"],
         "steps_per_epoch": int(np.ceil(len(x) / BATCH)),
         "rounds": ROUNDS,
         "epochs_timed_per_round": EPOCHS - 1,
         "median_epoch_seconds": medians,
         "ratio_to_baseline": ratios,
-        "baseline_of": {n: ("gradient_clipping" if n == "clipping_monitor" else "none")
-                        for n in names},
+        "ratio_geometric_mean_ci95": intervals,
+        "ratio_per_round": round_ratios,
+        "baseline_of": baseline_of,
         "goals": GOALS,
         "meets_goal": {n: ratios[n] <= g for n, g in GOALS.items() if n in ratios},
         "missing": missing,
@@ -152,8 +176,9 @@ def main():
     print(f"noise floor (none_repeat / none): {ratios['none_repeat']:.3f}")
     for name in names:
         goal = GOALS.get(name)
-        print(f"{name:20s} {medians[name] * 1e3:8.1f} ms/epoch  ratio {ratios[name]:.3f}"
-              + (f"  (goal <= {goal})" if goal else ""))
+        low, high = intervals[name]
+        print(f"{name:20s} {medians[name] * 1e3:8.1f} ms/epoch  ratio {ratios[name]:.3f} "
+              f"[{low:.3f}, {high:.3f}]" + (f"  (goal <= {goal})" if goal else ""))
     if missing:
         print("missing:", missing)
     print("wrote", path if not TINY else "nothing (--tiny)")

@@ -117,3 +117,35 @@ def test_hparams_logger_alone_and_argument_checks(tmp_path):
         tensorboard_callbacks(None)
     with pytest.raises(ValueError, match="log_dir"):
         tensorboard_callbacks(str(tmp_path), monitors=[GradientMonitor(log_dir="elsewhere")])
+
+
+def test_event_files_are_tensorboards_records_with_its_checksums(tmp_path):
+    """kerasreg's event file: every record's CRCs are the ones TensorBoard's own pure-Python reader recomputes
+    (it raises DataLossError on a mismatch), and TensorBoard reads back the scalars, series and histograms."""
+    from tensorboard.compat.tensorflow_stub import pywrap_tensorflow as stub
+
+    from kerasreg.callbacks._summary import SummaryWriter, masked_crc32c
+
+    rng = np.random.default_rng(0)
+    for size in (0, 1, 7, 8, 100, 4099):  # the C CRC against TensorBoard's Python one (and its fallback use)
+        data = rng.bytes(size)
+        assert masked_crc32c(data) == stub.masked_crc32c(data) == masked_crc32c(data, stub.crc32c)
+    writer = SummaryWriter(str(tmp_path))
+    writer.scalars({"a": 1.5}, step=1)
+    writer.series(["b", "c"], [2, 3, 4], np.arange(6).reshape(3, 2))
+    writer.histograms({"h": rng.normal(size=50)}, step=4)
+    writer.close()
+    (name,) = os.listdir(tmp_path)
+    assert name.startswith("events.out.tfevents.")
+    reader = stub.PyRecordReader_New(str(tmp_path / name))
+    records = 0
+    while True:
+        try:
+            reader.GetNext()  # checks both CRCs of the record
+        except stub.errors.OutOfRangeError:
+            break
+        records += 1
+    assert records == 1 + 1 + 3 + 1  # file version, scalar, 3 series rows, histograms
+    got = scalars(read_run(str(tmp_path)))
+    assert got == {"a": {1: 1.5}, "b": {2: 0.0, 3: 2.0, 4: 4.0}, "c": {2: 1.0, 3: 3.0, 4: 5.0}}
+    assert read_run(str(tmp_path)).Tags()["tensors"].count("h") == 1
