@@ -32,7 +32,7 @@ noise <= 1.15, curvature (20 iterations per epoch) <= 1.3, activations
 <= 1.3.
 
 Writes ``benchmarks/results/callbacks.json``.
-Run: ``python benchmarks/callbacks.py [--rounds N]`` (12 rounds: about 5
+Run: ``python benchmarks/callbacks.py [--rounds N]`` (20 rounds of 6 epochs: about 4
 minutes on 2 cores);
 ``--tiny`` (1 round of 2 epochs, results not written) only checks that it runs.
 """
@@ -57,8 +57,8 @@ from kerasreg.callbacks import (ActivationMonitor, ClippingMonitor,  # noqa: E40
 from kerasreg.optimizers import GradientClipping  # noqa: E402
 
 TINY = "--tiny" in sys.argv[1:]
-ROUNDS = 1 if TINY else (int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 12)
-EPOCHS = 2 if TINY else 4
+ROUNDS = 1 if TINY else (int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 20)
+EPOCHS = 2 if TINY else 6
 BATCH = 32
 GOALS = {"gradient_monitor": 1.15, "weight_noise": 1.15, "curvature_monitor": 1.3,
          "activation_monitor": 1.3}
