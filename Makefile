@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 
 # The flagship recipe (overfitting of the lecture's 5x100 MLP and what each
 # regularizer does about it), quick mode, embedded digits.  On JAX by default:
-# its 160 copies train in kerasreg.stacked's compiled programs, which JAX traces
+# its 190 copies train in kerasreg.stacked's compiled programs, which JAX traces
 # and compiles in a third of TensorFlow's time on CPU (README, "The flagship").
 # `make demo DEMO_BACKEND=tensorflow` runs the same recipe on TensorFlow.
 DEMO_BACKEND ?= jax

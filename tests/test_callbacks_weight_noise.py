@@ -203,3 +203,47 @@ def test_bad_arguments(kwargs, name):
 def test_wrapper_bad_arguments(kwargs, name):
     with pytest.raises((ValueError, TypeError), match=name):
         WeightNoiseOptimizer(**{"optimizer": "sgd", **kwargs})
+
+
+@pytest.mark.parametrize("layers", [(4, 2), (2,)])
+def test_state_saved_with_one_noise_variable_per_weight_loads(layers):
+    """Files saved before ``noise`` was one flat variable (commit 46b0f75 to 852dafb: ``noise_0`` ...
+    ``noise_{P-1}``, each of its variable's shape, where ``noise`` now is) load: noise, sigma and the inner
+    optimizer's momentum come back.  The old layout is built here by hand from that commit's ``build``."""
+    import warnings
+
+    def built():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((3,))] + [keras.layers.Dense(n) for n in layers])
+        opt = WeightNoiseOptimizer(keras.optimizers.SGD(0.1, momentum=0.9), stddev=0.05, seed=2)
+        opt.build(model.trainable_variables)
+        return model, opt
+
+    model, opt = built()
+    rng = np.random.default_rng(0)
+    for v in opt.variables:  # every state distinct, so a misplaced entry shows
+        if v.dtype.startswith("float"):
+            v.assign(rng.normal(size=v.shape).astype("float32"))
+    new = {}
+    opt.save_own_variables(new)
+    names = [v.path.split("/")[-1] for v in opt.variables]
+    k = names.index("noise")
+    shapes = [tuple(v.shape) for v in model.trainable_variables]
+    cuts = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
+    pieces = [p.reshape(s) for p, s in zip(np.split(new[str(k)], cuts), shapes)]
+    values = [new[str(i)] for i in range(k)] + pieces + [new[str(i)] for i in range(k + 1, len(new))]
+    old = {str(i): v for i, v in enumerate(values)}
+    assert len(old) == len(new) + len(shapes) - 1
+
+    _, fresh = built()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Keras warns and skips a store of the wrong length
+        fresh.load_own_variables(old)
+    for a, b in zip(fresh.variables, opt.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), err_msg=a.path)
+    # The current layout loads as before; a store of another length is still Keras' warning.
+    _, again = built()
+    again.load_own_variables(new)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(again.noise), new[str(k)])
+    with pytest.warns(UserWarning, match="Skipping variable loading"):
+        built()[1].load_own_variables({str(i): new[str(i)] for i in range(3)})

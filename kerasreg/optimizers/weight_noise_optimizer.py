@@ -193,6 +193,35 @@ class WeightNoiseOptimizer(OptimizerWrapper):
         self._shift(variables, sigma * z_new - eps if incremental else sigma * z_new)
         self.applied_stddev.assign(sigma)
 
+    def load_own_variables(self, store):
+        """Restore the saved state, also from files saved before ``noise`` was one flat variable.
+
+        Those hold one ``noise_<j>`` per trainable variable (shape of the
+        variable) where ``noise`` now stands; flattened and concatenated in
+        ``model.trainable_variables`` order they are ``noise``, so such a file
+        loads unchanged (its inner optimizer's slots included) instead of
+        being skipped with a warning.
+        """
+        if self.built:
+            store = self._flat_noise_store(store)
+        super().load_own_variables(store)
+
+    def _flat_noise_store(self, store):
+        """``store`` with the per-variable ``noise_<j>`` entries merged into one, if it has them."""
+        variables = self.variables
+        k = [id(v) for v in variables].index(id(self.noise))
+        pieces = len(self._shapes)
+        if len(store.keys()) != len(variables) - 1 + pieces:
+            return store
+        old = [np.asarray(store[str(k + j)]) for j in range(pieces)]
+        if [tuple(z.shape) for z in old] != self._shapes or (pieces == 1 and old[0].ndim == 1):
+            return store
+        merged = {str(i): store[str(i)] for i in range(k)}
+        merged[str(k)] = np.concatenate([z.reshape(-1).astype("float32") for z in old])
+        for i in range(k + 1, len(variables)):
+            merged[str(i)] = store[str(i - 1 + pieces)]
+        return merged
+
     def get_config(self):
         config = super().get_config()
         config.update({"stddev": self.stddev, "seed": self.seed})
