@@ -239,10 +239,11 @@ def measure(ctx):
 
     ctx.table("Selected regularizers: test cross-entropy and accuracy (mean ± 95% CI over seeds)",
               ["variant", "test cross-entropy", "minus baseline (paired)", "test accuracy", "gap (test - train CE)"],
-              [[v, out[f"test_loss/{v}"], out[f"test_loss/{v}"] - out["test_loss/baseline"] if v != "baseline" else "-",
+              [[v if v != "baseline" else f"baseline (mean of {BASELINE_RUNS} runs)", out[f"test_loss/{v}"], out[f"test_loss/{v}"] - out["test_loss/baseline"] if v != "baseline" else "-",
                 out[f"test_accuracy/{v}"], out[f"gap/{v}"]] for v in VARIANTS])
     ctx.table("Every grid point (selected: on how many seeds validation chose it)",
               ["variant", "strength", "selected", "validation CE", "test CE", "test accuracy"], rows)
+    _in_words(ctx, out)
     picks = {"baseline": base}  # variant -> the selected copy of each seed
     for variant, record in ctx.selections.items():
         if not variant.startswith("early_stopping"):
@@ -250,6 +251,43 @@ def measure(ctx):
     _curves(ctx, h, picks)
     _inspect(ctx, result, picks, x, passes)
     return out
+
+
+def _in_words(ctx, out):
+    """The report's paragraph on which regularizers help here and which do not (from the paired intervals)."""
+    names = {v: v.replace("_", " ").replace("l2", "L2").replace("l1", "L1") for v in VARIANTS[1:]}
+
+    def paired(quantity, variant):
+        return study.t_interval(out[f"{quantity}/{variant}"] - out[f"{quantity}/baseline"])
+
+    loss = {v: paired("test_loss", v) for v in VARIANTS[1:]}
+    ranked = sorted(loss, key=lambda v: loss[v].mean)
+    lower = [v for v in ranked if loss[v].high < 0]
+    other = [v for v in ranked if loss[v].high >= 0]
+    said = lambda v, iv: f"{names[v]} {iv.mean:+.2f} ± {iv.high - iv.mean:.2f}"  # noqa: E731
+    text = [f"In words, at this base seed ({ctx.n_seeds} seeds; the baseline's numbers are the mean of its "
+            f"{BASELINE_RUNS} runs per seed, and each difference is a regularized run minus that mean): "]
+    if lower:
+        text.append(f"{len(lower)} of {len(loss)} regularizers lowered test cross-entropy, the whole 95% interval "
+                    "below zero, most to least: " + "; ".join(said(v, loss[v]) for v in lower) + ". ")
+    if other:
+        text.append("Not shown here (the interval reaches zero or lies above it): "
+                    + "; ".join(said(v, loss[v]) for v in other) + ". ")
+    accuracy = {v: paired("test_accuracy", v) for v in VARIANTS[1:]}
+    up = [v for v in VARIANTS[1:] if accuracy[v].low > 0]
+    down = [v for v in VARIANTS[1:] if accuracy[v].high < 0]
+    same = [v for v in VARIANTS[1:] if v not in up and v not in down]
+    parts = []
+    if up:
+        parts.append("raised by " + ", ".join(f"{names[v]} ({accuracy[v].mean:+.3f})" for v in up))
+    if down:
+        parts.append("lowered by " + ", ".join(f"{names[v]} ({accuracy[v].mean:+.3f})" for v in down))
+    if same:
+        parts.append("within noise for " + ", ".join(names[v] for v in same))
+    base = study.t_interval(out["test_accuracy/baseline"]).mean
+    text.append(f"Test accuracy (baseline {base:.3f}) was " + "; ".join(parts) + ": the overfitting shows in "
+                "the confidence of the predictions more than in their ranking.")
+    ctx.note("".join(text))
 
 
 def _inspect(ctx, result, picks, x, passes):
