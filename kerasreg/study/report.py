@@ -27,7 +27,8 @@ from kerasreg.study.stats import fmt, t_interval
 __all__ = ["INTERVAL", "payload", "write"]
 
 INTERVAL = ("two-sided 95% Student t interval over seeds: mean ± t(0.975, n-1)·s/√n; comparisons of two "
-            "variants use the paired per-seed differences (same seed: same split, initial weights, data order)")
+            "variants use the paired per-seed differences (same seed: same split, initial weights, data order; "
+            "where a variant is the mean of several runs per seed, the design says so)")
 
 
 def _jsonable(value):
