@@ -247,3 +247,22 @@ def test_norm_of_a_gradient_whose_squares_underflow_to_zero(tmp_path):
         model.fit(np.ones((1, 2), "float32"), np.zeros((1, 2), "float32"), epochs=1, verbose=0, callbacks=[monitor])
         closed = np.hypot(n * w[0] ** (n - 1), n * w[1] ** (n - 1))
         assert monitor.history[-1]["global"][0] == pytest.approx(closed, rel=1e-4, abs=0), w  # abs=0: approx allows 1e-12
+
+
+@pytest.mark.tf_only
+def test_recording_step_has_no_op_that_tensorflow_compiles_on_demand():
+    """Without XLA (Keras' default on a CPU-only machine), an ``Xla*`` op in the
+    train step is compiled and run through XLA at every call; ``slice_update``
+    is one (XlaDynamicUpdateSlice), and cost ~0.2 ms a step here, most of the
+    wrapper's overhead.  The ring buffer is written with a scatter instead."""
+    import tensorflow as tf
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(GradientMonitoring(keras.optimizers.SGD(0.1), every_n_steps=2), loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    step = tf.function(lambda x, y: model.train_step((x, y)))
+    graph = step.get_concrete_function(tf.TensorSpec((4, 3)), tf.TensorSpec((4, 2))).graph
+    ops_used = {node.op for node in graph.as_graph_def().node}
+    ops_used |= {node.op for f in graph.as_graph_def().library.function for node in f.node_def}
+    assert "TensorScatterUpdate" in ops_used  # the buffer write is in the graph
+    assert not [op for op in ops_used if op.startswith("Xla")]

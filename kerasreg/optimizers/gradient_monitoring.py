@@ -157,10 +157,13 @@ class GradientMonitoring(OptimizerWrapper):
         # step advances `norm_count`, so an unrecorded one is overwritten.
         count = self.norm_count.value
         slot = ops.mod(count, self.capacity)
-        self.norms.assign(ops.slice_update(self.norms.value, ops.stack([slot, 0 * slot]),
-                                           ops.reshape(row, (1, width))))
-        self.norm_steps.assign(ops.slice_update(self.norm_steps.value, ops.reshape(slot, (1,)),
-                                                ops.reshape(step, (1,))))
+        # A scatter, not `slice_update`: on TensorFlow without XLA that is an XLA op compiled on
+        # demand (~0.1 ms a call on the benchmark's CPU, a third of the wrapper's cost), a scatter
+        # is a plain kernel; on JAX both are the same dynamic update.
+        cells = ops.stack([ops.full((width,), slot, dtype="int32"), ops.arange(width, dtype="int32")], axis=1)
+        self.norms.assign(ops.scatter_update(self.norms.value, cells, row))
+        self.norm_steps.assign(ops.scatter_update(self.norm_steps.value, ops.reshape(slot, (1, 1)),
+                                                  ops.reshape(step, (1,))))
         self.norm_count.assign(count + (1 if logged is None else ops.cast(logged, "int32")))
         for j, keep in enumerate(self.gradients):
             g = in_order[j]
