@@ -17,13 +17,32 @@ def _normalize(v):
     return v / ops.sqrt(ops.sum(ops.square(v)))
 
 
+# Daniel, Gragg, Kaufman and Stewart (1976): reorthogonalize again when a pass
+# leaves less than 1/sqrt(2) of the vector's norm.
+_DGKS = 0.7071067811865476
+
+
+def _project_out(basis, w):
+    """``w - B^T (B w)``: one classical Gram-Schmidt pass against the rows of ``B``."""
+    return w - ops.matmul(ops.matmul(basis, w), basis)
+
+
+def _again(basis, w):
+    w = _project_out(basis, w)
+    return w, ops.sqrt(ops.sum(ops.square(w)))
+
+
 def lanczos_program(iterations):
     """``(hvp, v0) -> (alphas, betas)`` of ``iterations`` Lanczos steps.
 
-    Full reorthogonalization (two Gram-Schmidt passes against every previous
-    Lanczos vector, kept as the rows of a ``(iterations, P)`` matrix whose
-    unused rows are zero) keeps the basis orthogonal in float32.  The steps
-    run in ``ops.fori_loop``, so the product is traced once.
+    Full reorthogonalization keeps the basis orthogonal in float32: a
+    classical Gram-Schmidt pass against every previous Lanczos vector (kept
+    as the rows of a ``(iterations, P)`` matrix whose unused rows are zero),
+    and a second pass only where the first one cancelled most of ``w``
+    (the Daniel-Gragg-Kaufman-Stewart test: ``||w'|| < ||w|| / sqrt(2)``),
+    which is where one pass can leave ``w`` far from orthogonal ("twice is
+    enough").  The steps run in ``ops.fori_loop``, so the product is traced
+    once.
     """
 
     def program(hvp, v0):
@@ -39,9 +58,10 @@ def lanczos_program(iterations):
 
         def step(j, state):
             basis, alphas, betas, w = state
-            for _ in range(2):
-                w = w - ops.matmul(ops.matmul(basis, w), basis)
+            before = ops.sqrt(ops.sum(ops.square(w)))
+            w = _project_out(basis, w)
             beta = ops.sqrt(ops.sum(ops.square(w)))
+            w, beta = ops.cond(beta < before * _DGKS, lambda: _again(basis, w), lambda: (w, beta))
             v = w / ops.maximum(beta, 1e-30)
             previous = ops.take(basis, j - 1, axis=0)
             basis = ops.slice_update(basis, ops.stack([j, 0 * j]), ops.reshape(v, (1, -1)))
