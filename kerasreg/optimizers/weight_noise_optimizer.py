@@ -61,7 +61,8 @@ class WeightNoiseOptimizer(OptimizerWrapper):
 
     While the noise is off (before the first ``add_noise()``, after
     ``remove_noise()``, or with ``sigma = 0``) ``apply`` is the inner
-    optimizer's update of the clean weights.
+    optimizer's update of the clean weights; it still draws the next ``z``
+    (so the next ``add_noise()`` puts in a ``z`` no step has used).
 
     ``WeightNoiseCallback`` calls them (add on epoch begin; remove before
     validation, on epoch end and on train end).  Both are eager calls made
@@ -185,8 +186,10 @@ class WeightNoiseOptimizer(OptimizerWrapper):
         if not incremental:
             self._shift(variables, -eps)  # back to W
         self.optimizer.apply(grads, variables)  # W - Delta (or W + eps - Delta)
-        fresh = keras.random.normal(self.noise.shape, seed=self.seed_generator)
-        z_new = ops.where(on, fresh, z)  # a fresh z while the noise is on
+        # A fresh z at every step.  While the noise is off it is drawn too and only stored (a
+        # select keeping the old z would cost another pass over all P weights): the z that the
+        # next add_noise() puts in is then one no step has used, drawn like any other.
+        z_new = keras.random.normal(self.noise.shape, seed=self.seed_generator)
         self.noise.assign(z_new)
         sigma = ops.where(on, self.noise_stddev.value, 0.0)
         # W - Delta + sigma z' (incremental: W + eps - Delta - eps + sigma z', in one add).
