@@ -14,7 +14,10 @@ Hessian-vector products on a fixed batch of 256, every epoch);
 ``ActivationMonitor`` (batch of 256, every epoch, with histograms);
 ``WeightNoiseCallback(stddev=0.01)`` with its ``WeightNoiseOptimizer``;
 ``ClippingMonitor`` against the same ``GradientClipping``-wrapped optimizer
-without it.
+without it; ``gaussian_draw_floor``, not a kerasreg component: an optimizer
+wrapper that only draws one fresh ``keras.random.normal`` value per weight at
+every step and stores it (what any exact per-step weight noise must do at
+least), so that weight noise's ratio can be read against that floor.
 
 Timing: each variant has its own model (identical initial weights).  In each
 of ``ROUNDS`` rounds the variants run in turn (the order rotates per round),
@@ -76,6 +79,27 @@ def _geometric_interval(ratios):
     return [float(np.exp(interval.low)), float(np.exp(interval.high))]
 
 
+class GaussianDrawFloor(keras.optimizers.Optimizer):
+    """The inner optimizer's update plus one N(0, 1) draw per trainable weight, stored."""
+
+    def __init__(self, optimizer):
+        super().__init__(learning_rate=0.0)
+        self.inner = optimizer
+        self.seed_generator = keras.random.SeedGenerator(1)
+
+    def build(self, var_list):
+        self.inner.build(var_list)
+        super().build(var_list)
+        size = sum(int(np.prod(v.shape)) for v in var_list)
+        self.draw = self.add_variable(shape=(size,), initializer="zeros", name="draw")
+
+    def apply(self, grads, trainable_variables=None):
+        if not self.built:
+            self.build(trainable_variables)
+        self.draw.assign(keras.random.normal(self.draw.shape, seed=self.seed_generator))
+        self.inner.apply(grads, trainable_variables)
+
+
 def make_model(weights, clipping=False, wrap=None):
     model = keras.Sequential([keras.Input((64,))]
                              + [keras.layers.Dense(100, activation="relu") for _ in range(5)]
@@ -89,6 +113,14 @@ def make_model(weights, clipping=False, wrap=None):
         optimizer = wrap(optimizer)
     model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
+
+
+class _Wrap(keras.callbacks.Callback):
+    """A do-nothing callback whose ``wrap`` builds the variant's optimizer wrapper."""
+
+    def __init__(self, cls):
+        super().__init__()
+        self.wrap = cls
 
 
 def main():
@@ -109,6 +141,7 @@ def main():
                                                                log_dir=log_root)]),
         "activation_monitor": (False, lambda: [ActivationMonitor(fixed_x, log_dir=log_root)]),
         "weight_noise": (False, lambda: [WeightNoiseCallback(stddev=0.01, seed=1)]),
+        "gaussian_draw_floor": (False, lambda: [_Wrap(GaussianDrawFloor)]),
         "gradient_clipping": (True, lambda: []),
         "clipping_monitor": (True, lambda: [ClippingMonitor(log_dir=log_root)]),
     }

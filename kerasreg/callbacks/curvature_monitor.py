@@ -57,22 +57,23 @@ def lanczos_program(iterations):
         w = w - alpha * v
 
         def step(j, state):
-            basis, alphas, betas, w = state
+            # `previous` (the last Lanczos vector) is carried, not read back from `basis`: a
+            # row of `basis` used after its update would make XLA copy the whole matrix.
+            basis, alphas, betas, w, previous = state
             before = ops.sqrt(ops.sum(ops.square(w)))
             w = _project_out(basis, w)
             beta = ops.sqrt(ops.sum(ops.square(w)))
             w, beta = ops.cond(beta < before * _DGKS, lambda: _again(basis, w), lambda: (w, beta))
             v = w / ops.maximum(beta, 1e-30)
-            previous = ops.take(basis, j - 1, axis=0)
             basis = ops.slice_update(basis, ops.stack([j, 0 * j]), ops.reshape(v, (1, -1)))
             w = hvp(v) - beta * previous
             alpha = ops.sum(w * v)
             w = w - alpha * v
             alphas = ops.slice_update(alphas, ops.reshape(j, (1,)), ops.reshape(alpha, (1,)))
             betas = ops.slice_update(betas, ops.reshape(j - 1, (1,)), ops.reshape(beta, (1,)))
-            return basis, alphas, betas, w
+            return basis, alphas, betas, w, v
 
-        _, alphas, betas, _ = ops.fori_loop(1, iterations, step, (basis, alphas, betas, w))
+        _, alphas, betas, _, _ = ops.fori_loop(1, iterations, step, (basis, alphas, betas, w, v))
         return alphas, betas[: iterations - 1]
 
     return program
