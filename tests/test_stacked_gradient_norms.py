@@ -99,3 +99,39 @@ def test_gradient_norms_must_be_a_bool():
     with pytest.raises(ValueError, match="`gradient_norms`"):
         stacked.fit(model_fn, lambda copy: kerasreg.optimizers.SGD(LR), [1], x, y, loss=LOSS, epochs=1,
                     gradient_norms="yes")
+
+
+class Scaled(keras.losses.Loss):
+    def __init__(self, scale):
+        super().__init__(name="scaled")
+        self.scale = scale
+
+    def call(self, y_true, y_pred):
+        return self.scale * LOSS.fn(y_true, y_pred, from_logits=True)
+
+
+@pytest.mark.jax_pass
+@pytest.mark.slow
+@pytest.mark.parametrize("scale", [1e-24, 1e22])
+def test_gradient_norms_whose_squares_underflow_or_overflow_float32(scale):
+    """The same training with the loss (penalty included) times ``scale`` and the
+    learning rate over it: the same weights, every gradient times ``scale``, so
+    every norm is ``scale`` times the unscaled reference's.  At 1e-24 the entries'
+    squares are 0 in float32, at 1e22 they overflow; neither shows in the norms."""
+    x, y = data()
+    copies = [{"seed": 31}, {"seed": 33, "extra": True}]
+
+    def scaled_model(copy):
+        layers = [keras.Input((FEATURES,)), keras.layers.Dense(5, activation="relu")]
+        if copy.get("extra"):
+            layers.append(keras.layers.Dense(4, activation="tanh", name="extra"))
+        model = keras.Sequential(layers + [keras.layers.Dense(CLASSES)])
+        kerasreg.regularizers.add_penalties(model, kernel=kerasreg.regularizers.L2(0.03 * scale))
+        return model
+
+    result = stacked.fit(scaled_model, lambda copy: kerasreg.optimizers.SGD(LR / scale), copies, x, y,
+                         loss=Scaled(scale), epochs=EPOCHS, batch_size=BATCH, gradient_norms=True)
+    for i, copy in enumerate(copies):
+        for key, values in reference(copy, x, y).items():
+            got = result.history[key][i] / scale
+            np.testing.assert_allclose(got, values, rtol=1e-4, err_msg=f"{key} {copy} scale {scale}")

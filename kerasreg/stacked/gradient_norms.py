@@ -73,20 +73,61 @@ def layer_tags(model):
     return tags
 
 
+def _safe_norms(g):
+    """Per copy ``||g_k|| = m_k ||g_k / m_k||`` with ``m_k = max |g_k|`` (no overflow, no underflow)."""
+    axes = tuple(range(1, len(g.shape)))
+    if not axes:
+        return ops.abs(g)
+    m = ops.max(ops.abs(g), axis=axes)
+    m = ops.where(ops.logical_and(m > 0, ops.isfinite(m)), m, ops.ones_like(m))
+    scaled = g / ops.reshape(m, (-1,) + (1,) * len(axes))
+    return m * ops.sqrt(ops.sum(ops.square(scaled), axis=axes))
+
+
+def _combined(norms, zero):
+    """``sqrt(sum_j n_j^2)`` of per-copy norms ``n_j``, scaled by their maximum like ``_safe_norms``."""
+    if not norms:
+        return zero
+    stacked = ops.stack(norms)
+    m = ops.max(stacked, axis=0)
+    m = ops.where(ops.logical_and(m > 0, ops.isfinite(m)), m, ops.ones_like(m))
+    return m * ops.sqrt(ops.sum(ops.square(stacked / m), axis=0))
+
+
 def layer_norms(grads, groups):
     """Per copy, ``[||g_L|| for L in groups] + [||g||]``: float32 tensors ``(K,)``.
 
     ``grads``: gradients stacked over copies (leading axis K; ``None`` counts as
     zero); ``groups``: lists of indices into ``grads``.
+
+    As in ``kerasreg.optimizers.GradientMonitoring``: ``sqrt(sum g^2)``, and
+    where a sum of squares overflowed float32 or is below ``1e-20`` (squares
+    of entries below ~1e-23 are 0; the lecture's vanishing network) every norm
+    of the step is recomputed scaled by the largest entry, in a tensor ``cond``
+    that runs only then.
     """
+    grads = [None if g is None else ops.cast(g, "float32") for g in grads]
     squares = []
     for g in grads:
         if g is None:
             squares.append(None)
             continue
-        g = ops.square(ops.cast(g, "float32"))
-        squares.append(ops.sum(g, axis=tuple(range(1, len(g.shape)))) if len(g.shape) > 1 else g)
+        g2 = ops.square(g)
+        squares.append(ops.sum(g2, axis=tuple(range(1, len(g.shape)))) if len(g.shape) > 1 else g2)
     present = [s for s in squares if s is not None]
     zero = ops.zeros_like(present[0])
-    per_layer = [ops.sqrt(sum((squares[j] for j in idx if squares[j] is not None), zero)) for idx in groups]
-    return per_layer + [ops.sqrt(sum(present, zero))]
+
+    def plain():
+        per_layer = [ops.sqrt(sum((squares[j] for j in idx if squares[j] is not None), zero))
+                     for idx in groups]
+        return per_layer + [ops.sqrt(sum(present, zero))]
+
+    def safe():
+        norms = [None if g is None else _safe_norms(g) for g in grads]
+        per_layer = [_combined([norms[j] for j in idx if norms[j] is not None], zero) for idx in groups]
+        return per_layer + [_combined([n for n in norms if n is not None], zero)]
+
+    total = sum(present, zero)  # the largest sum: finite means none overflowed
+    trusted = ops.logical_and(ops.all(ops.isfinite(total)),
+                              ops.all(ops.stack([ops.all(s >= 1e-20) for s in present])))
+    return list(ops.cond(trusted, plain, safe))
