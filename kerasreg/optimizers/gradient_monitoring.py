@@ -9,17 +9,19 @@ from kerasreg.api_export import kerasreg_export
 from kerasreg.optimizers.optimizer_wrapper import OptimizerWrapper
 
 
-def safe_norm(g):
-    """``||g||_2`` in float32 without overflow: ``m ||g / m||`` with ``m = max |g|``.
+def safe_norm(g, axis=None):
+    """``||g||_2`` over ``axis`` in float32 without overflow: ``m ||g / m||`` with ``m = max |g|``.
 
     The squares of a gradient above ~1.8e19 overflow float32 even where its
     norm does not (the lecture's exploding network reaches ``100 * 2^99`` at
-    ``n = 100``).
+    ``n = 100``), and those of entries below ~1e-23 are 0.  ``axis``: ``None``
+    (the whole tensor) or the axes reduced, as in ``ops.sum``.
     """
     g = ops.cast(g, "float32")
-    m = ops.max(ops.abs(g))
+    m = ops.max(ops.abs(g), axis=axis, keepdims=True)
     m = ops.where(ops.logical_and(m > 0, ops.isfinite(m)), m, ops.ones_like(m))
-    return m * ops.sqrt(ops.sum(ops.square(g / m)))
+    # the max over `axis` of the kept size-1 axes drops them
+    return ops.max(m, axis=axis) * ops.sqrt(ops.sum(ops.square(g / m), axis=axis))
 
 
 def _is_indexed_slices(g):

@@ -27,6 +27,8 @@ import re
 import keras
 from keras import ops
 
+from kerasreg.optimizers.gradient_monitoring import safe_norm
+
 __all__ = ["layer_tags", "layer_norms", "GLOBAL"]
 
 GLOBAL = "grad_norm/global"
@@ -73,27 +75,6 @@ def layer_tags(model):
     return tags
 
 
-def _safe_norms(g):
-    """Per copy ``||g_k|| = m_k ||g_k / m_k||`` with ``m_k = max |g_k|`` (no overflow, no underflow)."""
-    axes = tuple(range(1, len(g.shape)))
-    if not axes:
-        return ops.abs(g)
-    m = ops.max(ops.abs(g), axis=axes)
-    m = ops.where(ops.logical_and(m > 0, ops.isfinite(m)), m, ops.ones_like(m))
-    scaled = g / ops.reshape(m, (-1,) + (1,) * len(axes))
-    return m * ops.sqrt(ops.sum(ops.square(scaled), axis=axes))
-
-
-def _combined(norms, zero):
-    """``sqrt(sum_j n_j^2)`` of per-copy norms ``n_j``, scaled by their maximum like ``_safe_norms``."""
-    if not norms:
-        return zero
-    stacked = ops.stack(norms)
-    m = ops.max(stacked, axis=0)
-    m = ops.where(ops.logical_and(m > 0, ops.isfinite(m)), m, ops.ones_like(m))
-    return m * ops.sqrt(ops.sum(ops.square(stacked / m), axis=0))
-
-
 def layer_norms(grads, groups):
     """Per copy, ``[||g_L|| for L in groups] + [||g||]``: float32 tensors ``(K,)``.
 
@@ -122,10 +103,15 @@ def layer_norms(grads, groups):
                      for idx in groups]
         return per_layer + [ops.sqrt(sum(present, zero))]
 
+    def combined(norms):  # sqrt(sum_j n_j^2), as safely
+        return safe_norm(ops.stack(norms), axis=0) if norms else zero
+
     def safe():
-        norms = [None if g is None else _safe_norms(g) for g in grads]
-        per_layer = [_combined([norms[j] for j in idx if norms[j] is not None], zero) for idx in groups]
-        return per_layer + [_combined([n for n in norms if n is not None], zero)]
+        # per copy: a stacked scalar variable's norm is |g|
+        norms = [None if g is None else safe_norm(g, axis=tuple(range(1, len(g.shape))))
+                 if len(g.shape) > 1 else ops.abs(g) for g in grads]
+        per_layer = [combined([norms[j] for j in idx if norms[j] is not None]) for idx in groups]
+        return per_layer + [combined([n for n in norms if n is not None])]
 
     total = sum(present, zero)  # the largest sum: finite means none overflowed
     trusted = ops.logical_and(ops.all(ops.isfinite(total)),
